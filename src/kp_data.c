@@ -1,0 +1,1 @@
+/* kp_data.c: being written. */

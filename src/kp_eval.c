@@ -1,0 +1,1 @@
+/* kp_eval.c: being written. */

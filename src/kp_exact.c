@@ -1,0 +1,1 @@
+/* kp_exact.c: being written. */

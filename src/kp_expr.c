@@ -1,0 +1,1 @@
+/* kp_expr.c: being written. */

@@ -1,0 +1,1 @@
+/* kp_parse.c: being written. */

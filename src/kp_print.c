@@ -1,0 +1,1 @@
+/* kp_print.c: being written. */

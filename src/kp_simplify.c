@@ -1,0 +1,1 @@
+/* kp_simplify.c: being written. */
