@@ -51,7 +51,11 @@ typedef struct {
     const size_t *idx; /* NULL: all rows */
     size_t n;
     double var_y;      /* variance of y on those rows (normaliser) */
-    kp_constopt_params_t co;
+    kp_constopt_params_t co;    /* for evolved children: they inherit tuned
+                                   constants, so one LM start suffices */
+    kp_constopt_params_t co_new; /* for fresh expressions (policy samples,
+                                   random individuals): constants start at
+                                   1.0, so LM gets random restarts */
 } sr_fitness_t;
 
 static double now_seconds(void)
@@ -128,7 +132,7 @@ static void set_free(kp_expr_t *e, const double *c)
 
 /* Scores ind in place: tunes its free constants (or takes them from the
    cache), sets loss (normalised MSE), complexity and hash. */
-static void score(kp_indiv_t *ind, const sr_fitness_t *f,
+static void score(kp_indiv_t *ind, const sr_fitness_t *f, int fresh,
                   sr_cache_entry_t *cache, kp_constopt_ws_t *ws,
                   kp_rng_t *rng, long *evals, long *rows)
 {
@@ -144,8 +148,9 @@ static void score(kp_indiv_t *ind, const sr_fitness_t *f,
         }
     }
     double mse = INFINITY;
-    if (kp_constopt_fit_ws(ws, &ind->e, f->cols, f->y, f->idx, f->n, &f->co,
-                           rng, &mse, NULL) != KP_OK)
+    if (kp_constopt_fit_ws(ws, &ind->e, f->cols, f->y, f->idx, f->n,
+                           fresh ? &f->co_new : &f->co, rng, &mse,
+                           NULL) != KP_OK)
         mse = INFINITY;
     ind->loss = isfinite(mse) ? mse / f->var_y : INFINITY;
     *evals += 1;
@@ -218,7 +223,7 @@ static void island_generation(sr_island_t *isl, int population,
         if (kp_gp_offspring(&child->e, isl->pop, isl->n, f->g, gp, &isl->rng) !=
             KP_OK)
             continue;
-        score(child, f, isl->cache, &isl->ws, &isl->rng, &isl->evals,
+        score(child, f, 0, isl->cache, &isl->ws, &isl->rng, &isl->evals,
               &isl->rows);
         island_archive(isl, child);
         made++;
@@ -399,7 +404,7 @@ static int policy_round(sr_state_t *st, const sr_fitness_t *f,
         kp_expr_simplify(&s->e);
         if (kp_grammar_check_expr(f->g, &s->e, NULL) != KP_OK)
             s->e = ex[i]; /* simplification left the grammar: score as is */
-        score(s, f, NULL, &st->tws[omp_get_thread_num()], &r, &ev, &rw);
+        score(s, f, 1, NULL, &st->tws[omp_get_thread_num()], &r, &ev, &rw);
     }
     *evals += ev;
     *rows += rw;
@@ -544,8 +549,11 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
         return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
     }
     double var_all = variance(y, NULL, nrows);
-    sr_fitness_t f = {g, cols, y, NULL, nrows, var_all, {0}};
-    kp_constopt_params_default(&f.co);
+    sr_fitness_t f = {g, cols, y, NULL, nrows, var_all, {0}, {0}};
+    kp_constopt_params_default(&f.co_new);
+    f.co = f.co_new;
+    f.co.restarts = 0;
+    f.co.max_iter = 20;
     kp_gp_params_t gp;
     kp_gp_params_default(&gp);
 
@@ -572,8 +580,8 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
             if (round == 0) {
                 for (int k = 0; k < p->population; k++) {
                     random_individual(&isl->pop[k], g, &isl->rng);
-                    score(&isl->pop[k], &f, isl->cache, &isl->ws, &isl->rng,
-                          &isl->evals, &isl->rows);
+                    score(&isl->pop[k], &f, 1, isl->cache, &isl->ws,
+                          &isl->rng, &isl->evals, &isl->rows);
                     island_archive(isl, &isl->pop[k]);
                 }
                 isl->n = truncate_population(isl->pop, p->population,
@@ -581,8 +589,8 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
             } else if (batching) {
                 /* New batch: re-score the survivors before they compete. */
                 for (int k = 0; k < isl->n; k++)
-                    score(&isl->pop[k], &f, isl->cache, &isl->ws, &isl->rng,
-                          &isl->evals, &isl->rows);
+                    score(&isl->pop[k], &f, 0, isl->cache, &isl->ws,
+                          &isl->rng, &isl->evals, &isl->rows);
                 isl->n = truncate_population(isl->pop, isl->n, p->population,
                                              gp.parsimony);
             }

@@ -214,7 +214,7 @@ static opd_t emit_pow_const(prog_t *p, opd_t x, opd_t y)
             opd_t s = emit1(p, I_POWHALF, KP_OP_SQRT, x);
             return emit(p, I_DIV_CV, KP_OP_DIV, opd_const(1.0, 0, -1), s);
         }
-        if (k == rint(k) && fabs(k) <= POWI_MAX) {
+        if (k == rint(k) && k != 0.0 && fabs(k) <= POWI_MAX) {
             /* x**-k as (1/x)**k keeps the overflow/underflow behaviour of
                pow: 1/x is exact in range, and the product under- or
                overflows exactly when the true value does (to rounding). */
@@ -402,7 +402,7 @@ static double dual_rule(int op, double a, double b, double r, double ta,
             t -= r * tb / b;
         return t;
     case KP_OP_POW:
-        if (ta != 0.0)
+        if (ta != 0.0 && b != 0.0) /* x**0 is flat even where x**-1 is not */
             t += b * pow(a, b - 1.0) * ta;
         if (tb != 0.0 && r != 0.0) /* 0**b is flat in b for b > 0 */
             t += r * log(a) * tb;
@@ -1041,7 +1041,34 @@ int kp_eval_jacobian(double *out, double *jac, const kp_expr_t *e,
     }
 #endif
 
+/* Square roots use the hardware instruction, which is correctly rounded
+   (SLEEF's SSE2 sqrt is not, at the top of the range). */
+#if KP_EVAL_KERNEL == 3
+static inline KTGT void K(vsqrt)(v8d *x)
+{
+    *x = (v8d)_mm512_sqrt_pd((__m512d)*x);
+}
+#elif KP_EVAL_KERNEL == 2
+static inline KTGT void K(vsqrt)(v8d *x)
+{
+    __m256d h[2];
+    memcpy(h, x, sizeof h);
+    h[0] = _mm256_sqrt_pd(h[0]);
+    h[1] = _mm256_sqrt_pd(h[1]);
+    memcpy(x, h, sizeof h);
+}
+#elif KP_EVAL_X86
+static inline void K(vsqrt)(v8d *x)
+{
+    __m128d h[4];
+    memcpy(h, x, sizeof h);
+    for (int l = 0; l < 4; l++)
+        h[l] = _mm_sqrt_pd(h[l]);
+    memcpy(x, h, sizeof h);
+}
+#else
 KFN1(sqrt, u05)
+#endif
 KFN1(exp, u10)
 KFN1(log, u10)
 KFN1(sin, u10)
@@ -1137,8 +1164,30 @@ static KTGT void K(run)(const ins_t *ins, int nins, double *const *ptr,
             case KP_OP_ASIN: KMAP(K(vasin)); break;
             case KP_OP_ACOS: KMAP(K(vacos)); break;
             case KP_OP_ATAN: KMAP(K(vatan)); break;
-            case KP_OP_SINH: KMAP(K(vsinh)); break;
-            case KP_OP_COSH: KMAP(K(vcosh)); break;
+            case KP_OP_SINH:
+            case KP_OP_COSH:
+                for (size_t i = 0; i < n8; i += 8) {
+                    v8d x = LA, r = x;
+                    int big = 0;
+                    if (in->op == KP_OP_SINH)
+                        K(vsinh)(&r);
+                    else
+                        K(vcosh)(&r);
+                    for (int l = 0; l < 8; l++)
+                        big |= fabs(x[l]) > 709.0;
+                    /* SLEEF overflows past |x| = 709 although the result
+                       is finite up to 710.47: use exp(|x|/2)^2 / 2 there,
+                       one lane at a time (rare). */
+                    if (big)
+                        for (int l = 0; l < 8; l++)
+                            if (fabs(x[l]) > 709.0 && isfinite(x[l])) {
+                                double h = exp(0.5 * fabs(x[l]));
+                                double v = (0.5 * h) * h;
+                                r[l] = in->op == KP_OP_SINH ? copysign(v, x[l]) : v;
+                            }
+                    KST(d + i, r);
+                }
+                break;
             case KP_OP_TANH: KMAP(K(vtanh)); break;
             default: KLOOP(KSPLAT(NAN)); break;
             }

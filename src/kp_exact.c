@@ -189,17 +189,22 @@ static void pow_rat_int(kp_exact_t *r, const fmpq_t x, const fmpz_t n,
     if (fmpz_bits(n) < 40) {
         slong e = fmpz_get_si(n);
         ulong ae = (ulong)(e < 0 ? -e : e);
-        if (ae <= KP_EXACT_MAX_BITS && ae * rat_bits(x) <= KP_EXACT_MAX_BITS) {
+        /* |e| * (bits - 2) underestimates the result's size by a factor
+           of at most 3 (x != 0, +-1), and rat_done applies the exact cap */
+        if (ae <= KP_EXACT_MAX_BITS &&
+            ae * (rat_bits(x) - 2) <= KP_EXACT_MAX_BITS) {
             fmpq_pow_si(r->q, x, e);
             r->kind = KP_EXACT_RATIONAL;
             rat_done(r, prec);
             return;
         }
     }
-    /* The relative error of x is multiplied by about |n|: widen the input. */
+    /* The relative error of x is multiplied by about |n|: widen the input
+       (within reason: beyond 2**128 the value is astronomically large or
+       small anyway, and the ball just gets wider). */
     arb_t t;
     arb_init(t);
-    arb_set_fmpq(t, x, prec + (slong)fmpz_bits(n) + 8);
+    arb_set_fmpq(t, x, prec + FLINT_MIN((slong)fmpz_bits(n), 128) + 8);
     arb_pow_fmpz(r->b, t, n, prec);
     arb_clear(t);
     ball_done(r);
@@ -259,7 +264,7 @@ static void pow_rat_frac(kp_exact_t *r, const fmpq_t x, const fmpq_t y,
     }
     arb_t t;
     arb_init(t);
-    arb_set_fmpq(t, x, prec + (slong)fmpz_bits(fmpq_numref(y)) + 8);
+    arb_set_fmpq(t, x, prec + FLINT_MIN((slong)fmpz_bits(fmpq_numref(y)), 128) + 8);
     arb_pow_fmpq(r->b, t, y, prec);
     arb_clear(t);
     ball_done(r);

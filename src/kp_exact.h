@@ -97,7 +97,7 @@ void kp_exact_set_kind(kp_exact_t *r, int kind);
    nvars == 0. Returns KP_OK (r set; domain problems are results, not
    errors), or KP_EINPUT when e is malformed (bad token, bad length,
    constant index past nconst, a non-finite free constant) or uses a
-   variable >= nvars; r is then UNKNOWN. r must not alias anything in e. */
+   variable >= nvars; r is then UNKNOWN. */
 int kp_exact_eval(kp_exact_t *r, const kp_expr_t *e, const fmpq *vars,
                   int nvars, slong prec, kp_error_t *err);
 
