@@ -62,7 +62,7 @@ extern char **environ;
 #define NROWS 1000       /* training rows */
 #define NFRESH 1000      /* fresh rows for R^2 */
 #define MAXLEVELS 16
-#define KILL_GRACE 60.0  /* seconds past the budget before SIGTERM */
+#define KILL_GRACE 60.0  /* default seconds past the budget before SIGTERM */
 #define TERM_GRACE 10.0  /* seconds after SIGTERM before SIGKILL */
 #define R2_GOOD 0.999
 
@@ -111,7 +111,7 @@ typedef struct {
 
 typedef struct {
     const char *tables, *subset, *noise, *engine, *kepler, *out, *gen;
-    double budget;
+    double budget, grace;
     unsigned long long seed;
     int jobs, threads, list, keep, npoints;
     double rtol;
@@ -574,14 +574,95 @@ static int poll_run(run_t *r, const opts_t *o)
         return 1;
     }
     double el = now() - r->t0;
-    if (r->killed == 0 && el > o->budget + KILL_GRACE) {
+    if (r->killed == 0 && el > o->budget + o->grace) {
         kill(r->pid, SIGTERM); /* kepler still writes its outputs */
         r->killed = 1;
-    } else if (r->killed == 1 && el > o->budget + KILL_GRACE + TERM_GRACE) {
+    } else if (r->killed == 1 && el > o->budget + o->grace + TERM_GRACE) {
         kill(r->pid, SIGKILL);
         r->killed = 2;
     }
     return 0;
+}
+
+/* kp_expr_parse keeps decimals exact with 64-bit numerators and
+   denominators, so a printed free constant like 3.5983725795636973e-06
+   (denominator 10**22) does not parse. Rewrites every numeric literal of
+   text as (M*10**k) or (M/10**k) with the mantissa M an integer: the same
+   exact value, in a form the parser takes. Returns 0 if out is too small. */
+static int respell_numbers(char *out, size_t n, const char *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i];) {
+        int ident = i > 0 && (s[i - 1] == '_' || (s[i - 1] >= 'a'
+            && s[i - 1] <= 'z') || (s[i - 1] >= 'A' && s[i - 1] <= 'Z')
+            || (s[i - 1] >= '0' && s[i - 1] <= '9'));
+        int starts = (s[i] >= '0' && s[i] <= '9')
+            || (s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9');
+        if (ident || !starts) {
+            if (o + 1 >= n)
+                return 0;
+            out[o++] = s[i++];
+            continue;
+        }
+        char mant[64];
+        int m = 0, frac = 0, seen_dot = 0;
+        long ex = 0;
+        while ((s[i] >= '0' && s[i] <= '9') || (s[i] == '.' && !seen_dot)) {
+            if (s[i] == '.')
+                seen_dot = 1;
+            else {
+                if (m == 0 && s[i] == '0') {
+                    if (seen_dot)
+                        frac++; /* leading zeros carry no digits */
+                } else if (m < 18) { /* fits int64 */
+                    mant[m++] = s[i];
+                    if (seen_dot)
+                        frac++;
+                } else if (!seen_dot)
+                    ex++; /* digits past 18 are dropped (never printed) */
+            }
+            i++;
+        }
+        if ((s[i] == 'e' || s[i] == 'E')
+            && ((s[i + 1] >= '0' && s[i + 1] <= '9')
+                || ((s[i + 1] == '-' || s[i + 1] == '+')
+                    && s[i + 2] >= '0' && s[i + 2] <= '9'))) {
+            char *end;
+            ex += strtol(s + i + 1, &end, 10);
+            i = (size_t)(end - s);
+        }
+        ex -= frac;
+        if (m == 0)
+            mant[m++] = '0', ex = 0;
+        mant[m] = '\0';
+        int w;
+        if (ex == 0)
+            w = snprintf(out + o, n - o, "%s", mant);
+        else
+            w = snprintf(out + o, n - o, "(%s%s10**%ld)", mant,
+                         ex > 0 ? "*" : "/", ex > 0 ? ex : -ex);
+        if (w < 0 || (size_t)w >= n - o)
+            return 0;
+        o += (size_t)w;
+    }
+    if (o >= n)
+        return 0;
+    out[o] = '\0';
+    return 1;
+}
+
+/* Parses an expression from kepler's JSON over p's variables. */
+static int parse_model(kp_expr_t *m, const char *text, const problem_t *p,
+                       kp_error_t *err)
+{
+    if (kp_expr_parse(m, text, p->names, p->nvars, err) == KP_OK)
+        return KP_OK;
+    char buf[8192];
+    kp_error_t e2;
+    if (respell_numbers(buf, sizeof buf, text)
+        && kp_expr_parse(m, buf, p->names, p->nvars, &e2) == KP_OK)
+        return KP_OK;
+    return KP_EINPUT;
 }
 
 /* Reads the run's JSON and judges it. */
@@ -643,7 +724,7 @@ static void judge_run(run_t *r, const opts_t *o)
         kp_error_t err;
         snprintf(r->best, sizeof r->best, "%s", bexpr);
         r->exact = json_is_true(json_object_get(best, "exact"));
-        if (kp_expr_parse(&m, bexpr, p->names, p->nvars, &err) == KP_OK) {
+        if (parse_model(&m, bexpr, p, &err) == KP_OK) {
             kp_rng_split(&rng, &base, KEY_EQUIV + (uint64_t)p->index);
             kp_equiv_check_opts(&r->v_best, NULL, &p->truth, &m, p->lo,
                                 p->hi, p->nvars, &eo, &rng, NULL);
@@ -666,7 +747,7 @@ static void judge_run(run_t *r, const opts_t *o)
             r->npareto++;
             if (s == NULL || kp_equiv_is_match(r->v_pareto))
                 continue;
-            if (kp_expr_parse(&m, s, p->names, p->nvars, &err) != KP_OK) {
+            if (parse_model(&m, s, p, &err) != KP_OK) {
                 fprintf(stderr, "feynman: %s: cannot parse pareto expr "
                         "'%s': %s\n", p->name, s, err.msg);
                 continue;
@@ -868,9 +949,13 @@ static void report(run_t *runs, int nr, const double *lv, int nl,
         if (n == 0)
             continue;
         qsort(tts, (size_t)nt, sizeof *tts, cmp_double);
-        double med = nt == 0 ? NAN : nt % 2 ? tts[nt / 2]
-            : 0.5 * (tts[nt / 2 - 1] + tts[nt / 2]);
-        printf("%6g %5d %6d (%5.1f%%) %6d (%5.1f%%) %6d (%5.1f%%) %9.1fs "
+        char med[32];
+        if (nt == 0)
+            snprintf(med, sizeof med, "-");
+        else
+            snprintf(med, sizeof med, "%.1fs", nt % 2 ? tts[nt / 2]
+                     : 0.5 * (tts[nt / 2 - 1] + tts[nt / 2]));
+        printf("%6g %5d %6d (%5.1f%%) %6d (%5.1f%%) %6d (%5.1f%%) %10s "
                "%9.1fs %8d\n", lv[l], n, rec, 100.0 * rec / n, recb,
                100.0 * recb / n, acc, 100.0 * acc / n, med, wall / n,
                failed);
@@ -914,7 +999,8 @@ static void usage(FILE *f)
         "                      feynman (the 100), bonus (the 20), all\n"
         "                      (default feynman)\n"
         "  --budget S          kepler --time per run (default 60); a run is\n"
-        "                      killed at S+%g s\n"
+        "  --grace G           SIGTERM a run at budget+G s, SIGKILL 10 s\n"
+        "                      later (default %g)\n"
         "  --seed N            seed of data and of kepler (default 1)\n"
         "  --noise L1,L2,...   noise levels, sigma = L * RMS(y) (default 0,0.01)\n"
         "  --engine E          passed to kepler fit (hybrid, evolve, policy)\n"
@@ -939,6 +1025,7 @@ int main(int argc, char **argv)
     o.subset = "feynman";
     o.noise = "0,0.01";
     o.budget = 60;
+    o.grace = KILL_GRACE;
     o.seed = 1;
     o.jobs = 1;
     o.npoints = KP_EQUIV_DEFAULT_POINTS;
@@ -947,6 +1034,7 @@ int main(int argc, char **argv)
         {"tables", required_argument, NULL, 'T'},
         {"subset", required_argument, NULL, 's'},
         {"budget", required_argument, NULL, 'b'},
+        {"grace", required_argument, NULL, 'G'},
         {"seed", required_argument, NULL, 'S'},
         {"noise", required_argument, NULL, 'n'},
         {"engine", required_argument, NULL, 'e'},
@@ -971,6 +1059,11 @@ int main(int argc, char **argv)
             o.budget = strtod(optarg, &end);
             if (*end || !(o.budget > 0) || !isfinite(o.budget))
                 die("--budget: expected seconds > 0, got '%s'", optarg);
+            break;
+        case 'G':
+            o.grace = strtod(optarg, &end);
+            if (*end || !(o.grace >= 0) || !isfinite(o.grace))
+                die("--grace: expected seconds >= 0, got '%s'", optarg);
             break;
         case 'S':
             o.seed = strtoull(optarg, &end, 10);

@@ -331,7 +331,7 @@ static double lm_fast(prob_t *P, double *x, const kp_constopt_params_t *p,
     double F = prob_eval(P, x, P->r, P->J);
     if (!isfinite(F))
         return INFINITY;
-    double mu = 1e-3, nu = 2;
+    double mu = 1e-6, nu = 2;
     int need_normal = 1;
     for (int it = 0; it < p->max_iter && F > Fstop;) {
         if (need_normal) {
