@@ -764,55 +764,48 @@ static void judge_run(run_t *r, const opts_t *o)
 
 /* ---- selection -------------------------------------------------------- */
 
+/* Fills sel (room for np entries) with the problems named by subset, in
+   the order given, each at most once. */
 static int select_problems(int *sel, const problem_t *ps, int np,
                            const char *subset)
 {
     int ns = 0;
+    char *seen = calloc((size_t)(np > 0 ? np : 1), 1);
     char *copy = strdup(subset), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         trim(tok);
-        int from = -1, to = -1, bonus = -1;
+        int to = -1, bonus = -1; /* bonus: 0 Feynman, 1 bonus, 2 both */
         if (!strncmp(tok, "first:", 6)) {
-            from = 0;
-            to = atoi(tok + 6);
+            char *end;
+            long n = strtol(tok + 6, &end, 10);
+            if (*end || n < 1)
+                die("--subset: bad count in '%s'", tok);
+            to = n > INT_MAX ? INT_MAX : (int)n;
             bonus = 0;
-        } else if (!strcmp(tok, "bonus")) {
-            from = 0, to = INT_MAX, bonus = 1;
-        } else if (!strcmp(tok, "feynman")) {
-            from = 0, to = INT_MAX, bonus = 0;
-        } else if (!strcmp(tok, "all")) {
-            from = 0, to = INT_MAX, bonus = 2;
-        }
-        if (from >= 0) {
-            int k = 0;
-            for (int i = 0; i < np; i++)
-                if ((bonus == 2 || ps[i].bonus == bonus) && k++ < to)
-                    sel[ns++] = i;
-            continue;
-        }
+        } else if (!strcmp(tok, "bonus"))
+            to = INT_MAX, bonus = 1;
+        else if (!strcmp(tok, "feynman"))
+            to = INT_MAX, bonus = 0;
+        else if (!strcmp(tok, "all"))
+            to = INT_MAX, bonus = 2;
         int found = 0;
-        for (int i = 0; i < np; i++)
-            if (!strcmp(ps[i].name, tok)) {
+        for (int i = 0, k = 0; i < np; i++) {
+            int hit = to >= 0 ? (bonus == 2 || ps[i].bonus == bonus)
+                                    && k++ < to
+                              : !strcmp(ps[i].name, tok);
+            if (hit && !seen[i]) {
+                seen[i] = 1;
                 sel[ns++] = i;
-                found = 1;
             }
-        if (!found) {
-            free(copy);
-            die("--subset: no problem named '%s' (try --list)", tok);
+            found |= hit;
         }
+        if (!found && to < 0)
+            die("--subset: no problem named '%s' (try --list)", tok);
     }
     free(copy);
-    /* Drop repeats, keep the first occurrence. */
-    int m = 0;
-    for (int i = 0; i < ns; i++) {
-        int dup = 0;
-        for (int j = 0; j < m; j++)
-            dup |= sel[j] == sel[i];
-        if (!dup)
-            sel[m++] = sel[i];
-    }
-    return m;
+    free(seen);
+    return ns;
 }
 
 static int parse_levels(double *lv, const char *s)
@@ -915,8 +908,10 @@ static void report(run_t *runs, int nr, const double *lv, int nl,
     for (int i = 0; i < nr; i++) {
         run_t *r = &runs[i];
         printf("%-10s %6g %-7s %-7s %10.6f %3s %5s %8.1f %10.3g %-14s %s\n",
-               r->p->name, r->level, kp_equiv_name(r->v_pareto),
-               kp_equiv_name(r->v_best), r->r2, r->r2 > R2_GOOD ? "yes" : "no",
+               r->p->name, r->level,
+               r->ran_ok ? kp_equiv_name(r->v_pareto) : "-",
+               r->ran_ok ? kp_equiv_name(r->v_best) : "-", r->r2,
+               r->r2 > R2_GOOD ? "yes" : "no",
                r->exact ? "yes" : "no", r->seconds, r->evaluations,
                r->status, r->best);
     }
@@ -1135,10 +1130,11 @@ int main(int argc, char **argv)
                 printf("   (table says %d variables)", p->declared);
             printf("\n");
         }
+        free(ps);
         return 0;
     }
 
-    int *sel = malloc((size_t)(np > 0 ? np : 1) * 4 * sizeof *sel);
+    int *sel = malloc((size_t)(np > 0 ? np : 1) * sizeof *sel);
     int ns = select_problems(sel, ps, np, o.subset);
     double lv[MAXLEVELS];
     int nl = parse_levels(lv, o.noise);

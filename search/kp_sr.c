@@ -154,7 +154,7 @@ static void score(kp_indiv_t *ind, const sr_fitness_t *f, int fresh,
         mse = INFINITY;
     ind->loss = isfinite(mse) ? mse / f->var_y : INFINITY;
     *evals += 1;
-    *rows += (long)f->n;
+    *rows += (long)f->n * ind->e.len; /* node x row evaluations of one pass */
     if (ce != NULL) {
         double c[SR_CACHE_FREE];
         int k = get_free(&ind->e, c);
@@ -281,6 +281,8 @@ static int policy_init(sr_policy_t *sp, const kp_grammar_t *g,
     memset(sp, 0, sizeof *sp);
     kp_policy_params_default(&pp);
     pp.hidden = p->policy_hidden;
+    pp.min_len = 4; /* DSR's length prior: single-token formulas waste
+                       samples (evolution covers the trivial ones) */
     int rc = kp_policy_init(&sp->pol, g, &pp, rng, err);
     if (rc != KP_OK)
         return rc;
@@ -512,6 +514,39 @@ static void merge_full(kp_pareto_t *dst, const kp_pareto_t *src,
     }
 }
 
+/* Asks the caller's verifier about archive entries whose loss is below
+   exact_loss, simplest first, after snapping their constants; shapes
+   already asked about (checked[0..*nchecked-1], by hash) are skipped.
+   Returns 1 when one is proved exact (it is then in the archive). */
+#define SR_MAX_CHECKED 256
+static int try_exact(kp_sr_result_t *r, const kp_grammar_t *g,
+                     const double *const *cols, const double *y, size_t nrows,
+                     double var_all, const kp_sr_params_t *p,
+                     uint64_t *checked, int *nchecked)
+{
+    for (int c = 1; c <= r->archive.max_complexity; c++) {
+        const kp_pareto_entry_t *en = &r->archive.slot[c];
+        if (!r->archive.used[c] || !(en->loss <= p->exact_loss))
+            continue;
+        int seen = 0;
+        for (int k = 0; k < *nchecked && !seen; k++)
+            seen = checked[k] == en->hash;
+        if (seen)
+            continue;
+        if (*nchecked < SR_MAX_CHECKED)
+            checked[(*nchecked)++] = en->hash;
+        kp_expr_t cand = en->e;
+        double mse = en->loss * var_all;
+        kp_constopt_snap(&cand, cols, y, NULL, nrows, 1e-6, NULL, &mse, NULL);
+        if (p->is_exact(&cand, p->is_exact_ctx)) {
+            kp_pareto_insert(&r->archive, &cand,
+                             kp_grammar_complexity(g, &cand), mse / var_all);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int check_params(const kp_sr_params_t *p, size_t nrows, int nvars,
                         kp_error_t *err)
 {
@@ -556,6 +591,8 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
     f.co.max_iter = 20;
     kp_gp_params_t gp;
     kp_gp_params_default(&gp);
+    uint64_t checked[SR_MAX_CHECKED];
+    int nchecked = 0;
 
     for (int round = 0;; round++) {
         if (batching) {
@@ -635,18 +672,9 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
         r->seconds = now_seconds() - t0;
 
         const kp_pareto_entry_t *best = kp_pareto_best(&r->archive);
-        if (best != NULL && best->loss <= p->exact_loss && p->is_exact) {
-            kp_expr_t cand = best->e;
-            double mse = best->loss * var_all;
-            kp_constopt_snap(&cand, cols, y, NULL, nrows, 1e-6, NULL, &mse,
-                             NULL);
-            if (p->is_exact(&cand, p->is_exact_ctx)) {
-                kp_pareto_insert(&r->archive, &cand,
-                                 kp_grammar_complexity(g, &cand),
-                                 mse / var_all);
-                r->exact_found = 1;
-            }
-        }
+        if (p->is_exact != NULL)
+            r->exact_found = try_exact(r, g, cols, y, nrows, var_all, p,
+                                       checked, &nchecked);
         if (p->progress && best != NULL) {
             kp_sr_progress_t pr = {round + 1, r->seconds, r->evaluations,
                                    r->seconds > 0 ? r->evaluations / r->seconds

@@ -87,7 +87,9 @@ typedef struct {
 typedef struct {
     kp_pareto_t archive; /* losses are MSE on all rows (not normalised) */
     long evaluations;    /* expressions scored (each LM fit counts once) */
-    long rows_evaluated; /* rows x expressions scored, for throughput */
+    long rows_evaluated; /* nodes x rows of one evaluation pass of every
+                            expression scored (LM iterations not counted:
+                            a lower bound on the evaluator's work) */
     double seconds;
     int rounds;
     int exact_found;     /* is_exact confirmed the best entry */

@@ -51,6 +51,7 @@ enum {
     I_ADD_VV, I_ADD_VC, I_SUB_VV, I_SUB_VC, I_SUB_CV, I_MUL_VV, I_MUL_VC,
     I_DIV_VV, I_DIV_VC, I_DIV_CV, I_POW_VV, I_POW_VC, I_POW_CV,
     I_POWHALF, /* pow(x, 0.5): sqrt with pow's -0 and -inf cases */
+    I_POW0,    /* pow(x, 0) = 1 for every x, NaN included */
     I_NEG, I_ABS, I_MAP /* unary SLEEF function selected by op */
 };
 
@@ -204,8 +205,10 @@ static opd_t emit_pow_const(prog_t *p, opd_t x, opd_t y)
 {
     double k = y.c;
     if (y.dep == 0) {
-        /* k == 0 stays a pow call (1 even for NaN x): folding it to a
-           constant would make constants out of subtrees with variables. */
+        /* pow(x, 0) is 1 even for NaN x. It stays an instruction: folding
+           it would make constants of subtrees with variables. */
+        if (k == 0.0)
+            return emit(p, I_POW0, KP_OP_POW, x, y);
         if (k == 1.0)
             return x;
         if (k == 0.5)
@@ -908,6 +911,7 @@ int kp_eval_jacobian(double *out, double *jac, const kp_expr_t *e,
                 case I_MUL_VC:
                 case I_DIV_VC:
                 case I_POW_VC:
+                case I_POW0:
                     B = &in->c;
                     sb = 0;
                     TB = ct;
@@ -1134,6 +1138,7 @@ static KTGT void K(run)(const ins_t *ins, int nins, double *const *ptr,
         case I_POW_VC: KPOW(LA, c); break;
         case I_POW_CV: KPOW(c, LA); break;
         case I_NEG: KLOOP(-LA); break;
+        case I_POW0: KLOOP(KSPLAT(1.0)); break;
         case I_ABS: {
             const v8l m = (v8l)KSPLAT(-0.0);
             KLOOP((v8d)((v8l)LA & ~m));

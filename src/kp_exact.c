@@ -264,7 +264,8 @@ static void pow_rat_frac(kp_exact_t *r, const fmpq_t x, const fmpq_t y,
     }
     arb_t t;
     arb_init(t);
-    arb_set_fmpq(t, x, prec + FLINT_MIN((slong)fmpz_bits(fmpq_numref(y)), 128) + 8);
+    slong extra = FLINT_MIN((slong)fmpz_bits(fmpq_numref(y)), 128);
+    arb_set_fmpq(t, x, prec + extra + 8);
     arb_pow_fmpq(r->b, t, y, prec);
     arb_clear(t);
     ball_done(r);

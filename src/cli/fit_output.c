@@ -246,6 +246,10 @@ static int write_json(FILE *f, const void *vctx)
                         json_real(c->rep->seconds > 0
                                       ? c->rep->evaluations / c->rep->seconds
                                       : 0));
+    json_object_set_new(root, "node_evaluations_per_second",
+                        json_real(c->rep->seconds > 0
+                                      ? c->rep->rows_evaluated / c->rep->seconds
+                                      : 0));
     json_object_set_new(root, "rows", json_integer((json_int_t)c->fp->vd.nrows));
     json_object_set_new(root, "rounds", json_integer(c->rep->rounds));
     static const char *engines[] = {"hybrid", "evolve", "policy"};

@@ -332,7 +332,7 @@ Test(constopt, fast_and_gsl_agree)
     kp_constopt_params_default(&p);
     p.restarts = 0;
     p.max_iter = 200;
-    kp_expr_t a = mk("0.5*x*x + 1.1*cos(1.1*x)"), b = a;
+    kp_expr_t a = mk("0.5*x*x - 1.1*cos(1.1*x)"), b = a;
     double la, lb;
     cr_assert_eq(kp_constopt_fit(&a, cols, y, NULL, NROW, &p, NULL, &la,
                                  NULL), KP_OK);
@@ -342,7 +342,9 @@ Test(constopt, fast_and_gsl_agree)
     for (int k = 0; k < 3; k++)
         cr_assert_float_eq(freec(&a, k), freec(&b, k), 1e-6, "k %d", k);
     cr_assert_float_eq(la, lb, 1e-10 * lb);
-    cr_assert_float_eq(freec(&a, 2), 0.9, 0.05);
+    /* The frequency is poorly identified (cos(0.9x) ~ 1 - 0.4x^2 competes
+       with the x^2 term), so check the fit reaches the noise level. */
+    cr_assert_lt(la, 0.0125, "%g", la);
 }
 
 /* One workspace reused across sizes, shapes and methods gives bitwise the
