@@ -39,6 +39,7 @@ void kp_constopt_params_default(kp_constopt_params_t *p)
     p->w = NULL;
     p->max_cands = 4;
     p->screen = 8;
+    p->snap_aic = 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -745,6 +746,8 @@ int kp_constopt_snap_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
        drift further than one tolerance. */
     double thr = L * (1 + KP_CONSTOPT_SNAP_RTOL)
                  + KP_CONSTOPT_SNAP_ATOL * ymean2;
+    double L0 = L;
+    int removed = 0; /* free constants snapped so far */
     q.restarts = 0;
 
     kp_expr_t cur = *e, trial, sub;
@@ -779,9 +782,23 @@ int kp_constopt_snap_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
             } else {
                 Lt = kp_eval_mse_rows(&trial, cols, y, q.w, idx, n);
             }
-            if (Lt <= thr) {
+            double lim = thr;
+            if (q.snap_aic && n > 0) {
+                int k = kp_expr_nfree(&cur) - kp_expr_nfree(&trial) + removed;
+                double aic = L0 * exp(2.0 * k / (double)n)
+                             + KP_CONSTOPT_SNAP_ATOL * ymean2;
+                if (aic > lim)
+                    lim = aic;
+            }
+            if (Lt <= lim) {
+                removed += kp_expr_nfree(&cur) - kp_expr_nfree(&trial);
                 cur = trial;
                 L = Lt;
+                thr = L0 * (1 + KP_CONSTOPT_SNAP_RTOL)
+                      + KP_CONSTOPT_SNAP_ATOL * ymean2;
+                if (q.snap_aic && n > 0)
+                    thr = fmax(thr, L0 * exp(2.0 * removed / (double)n)
+                                        + KP_CONSTOPT_SNAP_ATOL * ymean2);
                 accepted = 1;
             }
         }

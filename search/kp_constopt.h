@@ -76,6 +76,12 @@ typedef struct {
     double stop_rel;   /* no more restarts once L <= stop_rel * mean(w y^2) */
     const double *w;   /* row weights (NULL: all 1), indexed by row number */
     int max_cands;     /* snap: candidates tried per constant */
+    int snap_aic;      /* snap: 0 keeps a snap only if the loss stays within
+                          the strict tolerances below; 1 also accepts a
+                          loss that Akaike's criterion prefers, i.e.
+                          n log(L_snap / L) <= 2 per constant removed (the
+                          snapped formula has fewer parameters; on noisy or
+                          rounded data its loss cannot match a fit's) */
     int screen;        /* restart points drawn per restart; LM starts from
                           the one with the lowest loss (0 or 1: no screen) */
 } kp_constopt_params_t;

@@ -537,7 +537,10 @@ static int try_exact(kp_sr_result_t *r, const kp_grammar_t *g,
             checked[(*nchecked)++] = en->hash;
         kp_expr_t cand = en->e;
         double mse = en->loss * var_all;
-        kp_constopt_snap(&cand, cols, y, NULL, nrows, 1e-6, NULL, &mse, NULL);
+        kp_constopt_params_t sp;
+        kp_constopt_params_default(&sp);
+        sp.snap_aic = 1;
+        kp_constopt_snap(&cand, cols, y, NULL, nrows, 1e-6, &sp, &mse, NULL);
         if (p->is_exact(&cand, p->is_exact_ctx)) {
             kp_pareto_insert(&r->archive, &cand,
                              kp_grammar_complexity(g, &cand), mse / var_all);

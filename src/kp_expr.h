@@ -141,6 +141,21 @@ void kp_expr_simplify(kp_expr_t *e);
 int kp_expr_parse(kp_expr_t *e, const char *text, const char *const *names,
                   int nnames, kp_error_t *err);
 
+/* Flags of kp_expr_parse_flags. */
+enum {
+    /* A decimal literal whose exact value does not fit a 64-bit numerator
+       and denominator becomes a free constant holding the double nearest to
+       it, instead of an error. For reading back formulas that Kepler printed
+       (free constants print with 17 significant digits); never for exact
+       input. */
+    KP_PARSE_FREE_LONG = 1
+};
+
+/* kp_expr_parse with flags (0 gives kp_expr_parse). */
+int kp_expr_parse_flags(kp_expr_t *e, const char *text,
+                        const char *const *names, int nnames, int flags,
+                        kp_error_t *err);
+
 enum kp_print_style {
     KP_PRINT_SYMPY, /* sympy.sympify-able; exact rationals as p/q */
     KP_PRINT_LATEX,

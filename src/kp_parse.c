@@ -13,6 +13,7 @@
 #include "kp_expr.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@
 typedef struct {
     int tok;
     int ch[2];
-    int64_t num, den; /* KP_TOK_CONST */
+    int64_t num, den; /* KP_TOK_CONST; den == 0: a free constant */
+    double value;     /* free constants (KP_PARSE_FREE_LONG) */
     int literal;      /* a bare number, so unary minus folds into it */
 } pnode_t;
 
@@ -38,6 +40,7 @@ typedef struct {
     int nnode;
     int nconst;
     int nest;
+    int flags;
     kp_error_t *err;
 } parser_t;
 
@@ -180,6 +183,18 @@ static int parse_number(parser_t *p, int *out)
         fmpz_clear(t);
         fmpq_clear(q);
     }
+    double value = 0;
+    if (!ok && (p->flags & KP_PARSE_FREE_LONG)) {
+        /* The text is taken as the double it denotes (a free constant),
+           which is what printing a free constant with 17 digits gives. */
+        char buf[64];
+        int len = i - start < 63 ? i - start : 63;
+        memcpy(buf, s + start, (size_t)len);
+        buf[len] = '\0';
+        value = strtod(buf, NULL);
+        ok = isfinite(value) && i - start < 63;
+        den = 0;
+    }
     if (!ok)
         return fail(p, start, "number too long: '%.*s' does not fit a 64-bit "
                     "numerator and denominator", s + start, i - start);
@@ -188,6 +203,7 @@ static int parse_number(parser_t *p, int *out)
         return rc;
     p->node[*out].num = num;
     p->node[*out].den = den;
+    p->node[*out].value = value;
     p->node[*out].literal = 1;
     return KP_OK;
 }
@@ -308,6 +324,7 @@ static int parse_unary(parser_t *p, int *out)
     pnode_t *n = &p->node[a];
     if (n->tok == KP_TOK_CONST && n->literal && n->num != INT64_MIN) {
         n->num = -n->num;
+        n->value = -n->value;
         n->literal = 0;
         *out = a;
         return KP_OK;
@@ -372,7 +389,8 @@ static int emit(kp_expr_t *e, const parser_t *p, int i)
     const pnode_t *n = &p->node[i];
     int rc;
     if (n->tok == KP_TOK_CONST)
-        return kp_expr_push_rational(e, n->num, n->den);
+        return n->den == 0 ? kp_expr_push_const(e, n->value)
+                           : kp_expr_push_rational(e, n->num, n->den);
     if (n->tok >= KP_TOK_VAR)
         return kp_expr_push_var(e, n->tok - KP_TOK_VAR);
     rc = kp_expr_push_op(e, n->tok);
@@ -384,6 +402,13 @@ static int emit(kp_expr_t *e, const parser_t *p, int i)
 int kp_expr_parse(kp_expr_t *e, const char *text, const char *const *names,
                   int nnames, kp_error_t *err)
 {
+    return kp_expr_parse_flags(e, text, names, nnames, 0, err);
+}
+
+int kp_expr_parse_flags(kp_expr_t *e, const char *text,
+                        const char *const *names, int nnames, int flags,
+                        kp_error_t *err)
+{
     parser_t *p = malloc(sizeof *p);
     if (p == NULL)
         return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
@@ -394,6 +419,7 @@ int kp_expr_parse(kp_expr_t *e, const char *text, const char *const *names,
     p->nnode = 0;
     p->nconst = 0;
     p->nest = 0;
+    p->flags = flags;
     p->err = err;
 
     int root, rc;

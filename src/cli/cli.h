@@ -39,5 +39,7 @@ double kp_cli_parse_seconds(const char *sub, const char *opt, const char *text);
 /* Subcommands: argc/argv start at the subcommand name. */
 int kp_cli_eval(int argc, char **argv);
 int kp_cli_fit(int argc, char **argv);
+int kp_cli_search(int argc, char **argv);
+int kp_cli_verify(int argc, char **argv);
 
 #endif

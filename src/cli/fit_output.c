@@ -131,7 +131,10 @@ void fit_report_build(fit_report_t *rep, const kp_sr_result_t *res,
         /* Constants tuned on a mini-batch are re-tuned on all rows. */
         if (sr->batch_rows > 0 && n > sr->batch_rows && kp_expr_nfree(&e) > 0)
             kp_constopt_fit(&e, cols, y, NULL, n, NULL, NULL, &mse, NULL);
-        kp_constopt_snap(&e, cols, y, NULL, n, 1e-6, NULL, &mse, NULL);
+        kp_constopt_params_t sp;
+        kp_constopt_params_default(&sp);
+        sp.snap_aic = 1; /* exact constants win when the data cannot tell */
+        kp_constopt_snap(&e, cols, y, NULL, n, 1e-6, &sp, &mse, NULL);
         kp_expr_simplify(&e);
         fit_entry_t fe;
         fe.e = e;

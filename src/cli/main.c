@@ -82,6 +82,8 @@ static const struct {
 } subcommands[] = {
     {"fit", kp_cli_fit, "find the formula behind a table of measurements"},
     {"eval", kp_cli_eval, "evaluate an expression, exactly or on every row of a CSV"},
+    {"search", kp_cli_search, "search for a construction (cap sets, ...) and certify it"},
+    {"verify", kp_cli_verify, "re-check a certificate with exact arithmetic"},
 };
 
 static void print_help(FILE *f)

@@ -212,3 +212,29 @@ Test(parse, length_limits)
     buf[3001] = '\0';
     cr_assert_eq(kp_expr_parse(&e, buf, names, 3, &err), KP_EINPUT);
 }
+
+Test(parse, long_literals_become_free_constants_only_on_request)
+{
+    const char *names[] = {"x"};
+    const char *text = "-3.5983725795636973e-06*x + 0.12345678901234567";
+    kp_expr_t e;
+    kp_error_t err;
+    kp_error_init(&err);
+    cr_assert_eq(kp_expr_parse(&e, text, names, 1, &err), KP_EINPUT);
+    cr_assert_eq(err.col, 2, "col %ld: %s", err.col, err.msg);
+    cr_assert_eq(kp_expr_parse_flags(&e, text, names, 1, KP_PARSE_FREE_LONG,
+                                     &err), KP_OK, "%s", err.msg);
+    /* 0.12345678901234567 fits (den 10^17) and stays exact. */
+    cr_assert_eq(kp_expr_nfree(&e), 1);
+    int seen_neg = 0, seen_pos = 0;
+    for (int k = 0; k < e.nconst; k++) {
+        seen_neg |= e.c[k].den == 0 && e.c[k].value == -3.5983725795636973e-06;
+        seen_pos |= e.c[k].num == 12345678901234567LL &&
+                    e.c[k].den == 100000000000000000LL;
+    }
+    cr_assert(seen_neg && seen_pos);
+    /* Short literals stay exact with the flag too. */
+    cr_assert_eq(kp_expr_parse_flags(&e, "0.5*x", names, 1, KP_PARSE_FREE_LONG,
+                                     &err), KP_OK);
+    cr_assert_eq(kp_expr_nfree(&e), 0);
+}

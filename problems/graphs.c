@@ -1,0 +1,473 @@
+/* graphs.c: built-in graph problems of `kepler search` (kepler/problem.h,
+   docs/search.md), objects are graphs on n vertices as edge bit strings
+   (KP_OBJ_GRAPH); exact checks come from verify/kp_graph.
+
+   - wagner21: Conjecture 2.1 of Wagner (2021), "every connected graph on
+     n >= 3 vertices has lambda_1 + mu >= sqrt(n-1) + 1" (lambda_1 the
+     largest adjacency eigenvalue, mu the matching number). Score
+     sqrt(n-1) + 1 - lambda_1 - mu, so a positive score is a
+     counterexample; a disconnected graph loses 2 per extra component
+     (enough that no disconnected graph on n <= 19 scores above 0). Verify
+     holds iff the graph is connected and lambda_1 + mu < sqrt(n-1) + 1,
+     proved with Arb on the exact characteristic polynomial.
+   - ramsey34 / ramsey44: a red/blue colouring of K_n (edges = red) with no
+     red K_s and no blue K_t, i.e. a K_s-free graph whose independence
+     number is below t, proving the Ramsey lower bound R(s,t) > n. Score
+     -(#K_s + #independent t-sets), 0 for a witness; verify counts
+     exactly. R(3,4) = 9 (witness on 8 vertices, e.g. the Wagner graph
+     C_8(1,4)), R(4,4) = 18 (the Paley graph on 17 vertices).
+
+   Certificates: {"problem", "n", "edges": [[i,j],...] (i < j), "value",
+   "bound"} plus, for wagner21, the exact witnesses a Lean export can
+   re-check with integer arithmetic: "mu", "matching" (mu disjoint edges:
+   mu >= that), "tutte_berge_set" S with (n + |S| - odd(G-S))/2 = mu
+   (mu <= that), and a Collatz–Wielandt upper bound "cw_vector" x (positive
+   integers) and "cw_bound" b = p/q with (Ax)_i <= b x_i for all i
+   (lambda_1 <= b); when b + mu < sqrt(n-1) + 1 it alone proves the
+   counterexample ("cw_proves": true). For ramsey: "cliques" and
+   "independent_sets" (both 0 for a witness). cert_read re-checks every
+   field that is present against the graph. */
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arb.h>
+#include <flint/fmpq.h>
+
+#include "kepler/problem.h"
+#include "kp_graph.h"
+#include "kp_problems.h"
+
+/* ---- shared helpers ------------------------------------------------- */
+
+static size_t graph_length(int n)
+{
+    return (size_t)n * (size_t)(n - 1) / 2;
+}
+
+static size_t graph_ws_size(int n)
+{
+    return (size_t)n * (size_t)n;
+}
+
+/* A kp_graph_t view of x built in the workspace (n*n bytes). */
+static kp_graph_t ws_graph(const uint8_t *x, int n, void *ws)
+{
+    kp_graph_t g = {n, ws};
+    kp_graph_from_bits(&g, x);
+    return g;
+}
+
+static int bad(kp_problem_msg_t *m, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int bad(kp_problem_msg_t *m, const char *where, const char *fmt, ...)
+{
+    va_list ap;
+    snprintf(m->where, sizeof m->where, "%s", where);
+    va_start(ap, fmt);
+    vsnprintf(m->msg, sizeof m->msg, fmt, ap);
+    va_end(ap);
+    return KP_PROBLEM_BAD;
+}
+
+static int refuted(kp_problem_msg_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int refuted(kp_problem_msg_t *m, const char *fmt, ...)
+{
+    va_list ap;
+    m->where[0] = '\0';
+    va_start(ap, fmt);
+    vsnprintf(m->msg, sizeof m->msg, fmt, ap);
+    va_end(ap);
+    return KP_PROBLEM_REFUTED;
+}
+
+static json_t *edges_json(const kp_graph_t *g)
+{
+    json_t *e = json_array();
+    for (int i = 0; i < g->n; i++)
+        for (int j = i + 1; j < g->n; j++)
+            if (kp_graph_edge(g, i, j))
+                json_array_append_new(e, json_pack("[ii]", i, j));
+    return e;
+}
+
+/* Reads "edges" into x (edge bits) and g (must be empty, size n). */
+static int read_edges(uint8_t *x, kp_graph_t *g, int n, const json_t *root,
+                      kp_problem_msg_t *m)
+{
+    char where[64];
+    memset(x, 0, graph_length(n));
+    json_t *edges = json_object_get(root, "edges");
+    if (!json_is_array(edges))
+        return bad(m, edges ? "edges" : "",
+                   "\"edges\" must be an array of [i,j] pairs");
+    for (size_t k = 0; k < json_array_size(edges); k++) {
+        json_t *e = json_array_get(edges, k);
+        snprintf(where, sizeof where, "edges[%zu]", k);
+        if (!json_is_array(e) || json_array_size(e) != 2 ||
+            !json_is_integer(json_array_get(e, 0)) ||
+            !json_is_integer(json_array_get(e, 1)))
+            return bad(m, where, "edge %zu is not a pair of integers", k);
+        json_int_t u = json_integer_value(json_array_get(e, 0));
+        json_int_t v = json_integer_value(json_array_get(e, 1));
+        if (u < 0 || v < 0 || u >= n || v >= n)
+            return bad(m, where, "edge %zu [%lld,%lld] has a vertex outside "
+                       "0..%d", k, (long long)u, (long long)v, n - 1);
+        if (u == v)
+            return bad(m, where, "edge %zu [%lld,%lld] is a self-loop", k,
+                       (long long)u, (long long)v);
+        if (kp_graph_edge(g, (int)u, (int)v))
+            return bad(m, where, "edge %zu [%lld,%lld] repeats an earlier "
+                       "edge", k, (long long)u, (long long)v);
+        kp_graph_set(g, (int)u, (int)v, 1);
+        x[kp_edge_index((int)u, (int)v, n)] = 1;
+    }
+    return KP_PROBLEM_OK;
+}
+
+/* ---- wagner21 ------------------------------------------------------- */
+
+static void wagner_score(kp_score_t *s, const uint8_t *x, int n, void *ws)
+{
+    kp_graph_t g = ws_graph(x, n, ws);
+    int nc = kp_graph_ncomponents(&g);
+    double lam = kp_graph_lambda1_d(&g, NULL);
+    int mu = kp_graph_matching(&g, NULL);
+    s->value = sqrt((double)(n - 1)) + 1 - lam - mu - 2.0 * (nc - 1);
+    s->num = 0;
+    s->den = 0;
+}
+
+/* Sign of lambda_1 + mu - (sqrt(n-1) + 1): KP_GRAPH_LESS means a
+   counterexample. */
+static int wagner_cmp(const kp_graph_t *g, int mu)
+{
+    return kp_graph_lambda1_cmp(g, 1 - mu, g->n - 1);
+}
+
+static int wagner_verify(const uint8_t *x, int n, void *ws,
+                         kp_problem_msg_t *m)
+{
+    kp_graph_t g = ws_graph(x, n, ws);
+    if (!kp_graph_connected(&g))
+        return refuted(m, "the graph is not connected");
+    int mu = kp_graph_matching(&g, NULL);
+    if (mu < 0)
+        return bad(m, "", "out of memory");
+    int c = wagner_cmp(&g, mu);
+    if (c == KP_GRAPH_LESS)
+        return KP_PROBLEM_OK;
+    if (c == KP_GRAPH_UNKNOWN)
+        return refuted(m, "lambda_1 + mu vs sqrt(%d) + 1 not decided", n - 1);
+    return refuted(m, "lambda_1 + mu %s sqrt(%d) + 1 (mu = %d): not a "
+                   "counterexample", c == KP_GRAPH_EQUAL ? "=" : ">", n - 1,
+                   mu);
+}
+
+static double wagner_known_best(int n)
+{
+    (void)n;
+    return NAN;
+}
+
+static int wagner_cert_write(json_t *root, const uint8_t *x, int n)
+{
+    kp_graph_t g;
+    if (kp_graph_init(&g, n, NULL) != KP_OK)
+        return KP_PROBLEM_BAD;
+    kp_graph_from_bits(&g, x);
+    int *mate = malloc(sizeof(int) * (size_t)n);
+    unsigned char *ins = malloc((size_t)n);
+    fmpz *cw = _fmpz_vec_init(n);
+    fmpq_t b;
+    arb_t lam;
+    fmpq_init(b);
+    arb_init(lam);
+    int rc = KP_PROBLEM_BAD;
+    if (!mate || !ins)
+        goto done;
+    int mu = kp_graph_matching(&g, mate);
+    int tb = kp_graph_tutte_berge_set(ins, &g);
+    if (mu < 0 || tb != mu || kp_graph_lambda1(lam, &g, 128, NULL) != KP_OK ||
+        kp_graph_cw_bound(cw, b, &g, 30, NULL) != KP_OK)
+        goto done;
+    json_object_set_new(root, "edges", edges_json(&g));
+    arb_add_si(lam, lam, mu, 128);
+    char *vs = arb_get_str(lam, 30, 0);
+    json_object_set_new(root, "value", json_string(vs));
+    flint_free(vs);
+    char bs[64];
+    snprintf(bs, sizeof bs, "sqrt(%d) + 1", n - 1);
+    json_object_set_new(root, "bound", json_string(bs));
+    json_object_set_new(root, "mu", json_integer(mu));
+    json_t *mt = json_array(), *ts = json_array(), *xv = json_array();
+    for (int v = 0; v < n; v++) {
+        if (mate[v] > v)
+            json_array_append_new(mt, json_pack("[ii]", v, mate[v]));
+        if (ins[v])
+            json_array_append_new(ts, json_integer(v));
+        json_array_append_new(xv, json_integer(fmpz_get_si(cw + v)));
+    }
+    json_object_set_new(root, "matching", mt);
+    json_object_set_new(root, "tutte_berge_set", ts);
+    json_object_set_new(root, "cw_vector", xv);
+    char *q = fmpq_get_str(NULL, 10, b);
+    json_object_set_new(root, "cw_bound", json_string(q));
+    flint_free(q);
+    json_object_set_new(root, "cw_proves",
+                        json_boolean(kp_graph_connected(&g) &&
+                                     kp_graph_fmpq_cmp_sqrt(
+                                         b, 1 - mu, n - 1) < 0));
+    rc = KP_PROBLEM_OK;
+done:
+    free(mate);
+    free(ins);
+    _fmpz_vec_clear(cw, n);
+    fmpq_clear(b);
+    arb_clear(lam);
+    kp_graph_clear(&g);
+    return rc;
+}
+
+/* Checks the optional wagner21 witness fields against g. */
+static int wagner_check_extras(const kp_graph_t *g, const json_t *root,
+                               kp_problem_msg_t *m)
+{
+    int n = g->n;
+    int mu = kp_graph_matching(g, NULL);
+    json_t *jmu = json_object_get(root, "mu");
+    if (jmu && (!json_is_integer(jmu) || json_integer_value(jmu) != mu))
+        return bad(m, "mu", "\"mu\" is not the matching number %d", mu);
+    json_t *mt = json_object_get(root, "matching");
+    if (mt) {
+        size_t k = json_is_array(mt) ? json_array_size(mt) : 0;
+        long *pairs = malloc(sizeof(long) * 2 * (k + 1));
+        int ok = json_is_array(mt) && pairs;
+        for (size_t i = 0; ok && i < k; i++) {
+            json_t *e = json_array_get(mt, i);
+            ok = json_is_array(e) && json_array_size(e) == 2 &&
+                 json_is_integer(json_array_get(e, 0)) &&
+                 json_is_integer(json_array_get(e, 1));
+            if (ok) {
+                pairs[2 * i] = (long)json_integer_value(json_array_get(e, 0));
+                pairs[2 * i + 1] =
+                    (long)json_integer_value(json_array_get(e, 1));
+            }
+        }
+        ok = ok && kp_graph_is_matching(g, pairs, (long)k) &&
+             (long)k == mu;
+        free(pairs);
+        if (!ok)
+            return bad(m, "matching", "\"matching\" is not a matching of %d "
+                       "edges of the graph", mu);
+    }
+    json_t *ts = json_object_get(root, "tutte_berge_set");
+    if (ts) {
+        unsigned char *ins = calloc((size_t)n, 1);
+        int ok = json_is_array(ts) && ins;
+        for (size_t i = 0; ok && i < json_array_size(ts); i++) {
+            json_t *v = json_array_get(ts, i);
+            ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
+                 json_integer_value(v) < n && !ins[json_integer_value(v)];
+            if (ok)
+                ins[json_integer_value(v)] = 1;
+        }
+        ok = ok && kp_graph_tutte_berge_bound(g, ins) == mu;
+        free(ins);
+        if (!ok)
+            return bad(m, "tutte_berge_set", "\"tutte_berge_set\" does not "
+                       "bound the matching number by %d", mu);
+    }
+    json_t *xv = json_object_get(root, "cw_vector"),
+           *jb = json_object_get(root, "cw_bound");
+    if (xv || jb) {
+        fmpz *x = _fmpz_vec_init(n);
+        fmpq_t b;
+        fmpq_init(b);
+        int ok = json_is_array(xv) && json_array_size(xv) == (size_t)n &&
+                 json_is_string(jb) &&
+                 fmpq_set_str(b, json_string_value(jb), 10) == 0 &&
+                 !fmpz_is_zero(fmpq_denref(b));
+        if (ok)
+            fmpq_canonicalise(b);
+        for (int i = 0; ok && i < n; i++) {
+            json_t *v = json_array_get(xv, (size_t)i);
+            ok = json_is_integer(v);
+            if (ok)
+                fmpz_set_si(x + i, (slong)json_integer_value(v));
+        }
+        ok = ok && kp_graph_cw_check(g, x, b);
+        int proves = ok && kp_graph_fmpq_cmp_sqrt(b, 1 - mu, n - 1) < 0;
+        _fmpz_vec_clear(x, n);
+        fmpq_clear(b);
+        if (!ok)
+            return bad(m, xv ? "cw_vector" : "cw_bound",
+                       "\"cw_vector\"/\"cw_bound\" is not a Collatz–Wielandt "
+                       "bound: (Ax)_i <= b x_i fails or x is not positive");
+        json_t *pr = json_object_get(root, "cw_proves");
+        if (pr && (!json_is_boolean(pr) ||
+                   json_is_true(pr) != (proves && kp_graph_connected(g))))
+            return bad(m, "cw_proves", "\"cw_proves\" is wrong");
+    }
+    return KP_PROBLEM_OK;
+}
+
+static int wagner_cert_read(uint8_t *x, int n, const json_t *root,
+                            kp_problem_msg_t *m)
+{
+    kp_graph_t g;
+    if (kp_graph_init(&g, n, NULL) != KP_OK)
+        return bad(m, "n", "bad graph size %d", n);
+    int rc = read_edges(x, &g, n, root, m);
+    if (rc == KP_PROBLEM_OK)
+        rc = wagner_check_extras(&g, root, m);
+    kp_graph_clear(&g);
+    return rc;
+}
+
+static const kp_problem_t wagner21_problem = {
+    .abi = KP_PROBLEM_ABI,
+    .name = "wagner21",
+    .summary = "connected graph with lambda_1 + mu < sqrt(n-1) + 1 "
+               "(Wagner 2021, Conjecture 2.1; score = the gap)",
+    .kind = KP_OBJ_GRAPH,
+    .n_min = 3,
+    .n_max = 64,
+    .lean_predicate = NULL,
+    .length = graph_length,
+    .ws_size = graph_ws_size,
+    .score = wagner_score,
+    .verify = wagner_verify,
+    .known_best = wagner_known_best,
+    .cert_write = wagner_cert_write,
+    .cert_read = wagner_cert_read,
+};
+
+const kp_problem_t *kp_problem_wagner21(void)
+{
+    return &wagner21_problem;
+}
+
+/* ---- ramsey --------------------------------------------------------- */
+
+static void ramsey_score(kp_score_t *s, const uint8_t *x, int n, void *ws,
+                         int cs, int ct)
+{
+    kp_graph_t g = ws_graph(x, n, ws);
+    long a = kp_graph_count_cliques(&g, cs, 0);
+    long b = kp_graph_count_cliques(&g, ct, 1);
+    s->value = -(double)(a + b);
+    s->num = -(int64_t)(a + b);
+    s->den = 1;
+}
+
+static int ramsey_verify(const uint8_t *x, int n, void *ws,
+                         kp_problem_msg_t *m, int cs, int ct)
+{
+    kp_graph_t g = ws_graph(x, n, ws);
+    long a = kp_graph_count_cliques(&g, cs, 0);
+    long b = kp_graph_count_cliques(&g, ct, 1);
+    if (a == 0 && b == 0)
+        return KP_PROBLEM_OK;
+    return refuted(m, "the graph has %ld cliques of size %d and %ld "
+                   "independent sets of size %d", a, cs, b, ct);
+}
+
+static int ramsey_cert_write(json_t *root, const uint8_t *x, int n, int cs,
+                             int ct)
+{
+    kp_graph_t g;
+    if (kp_graph_init(&g, n, NULL) != KP_OK)
+        return KP_PROBLEM_BAD;
+    kp_graph_from_bits(&g, x);
+    long a = kp_graph_count_cliques(&g, cs, 0);
+    long b = kp_graph_count_cliques(&g, ct, 1);
+    char buf[96];
+    json_object_set_new(root, "edges", edges_json(&g));
+    snprintf(buf, sizeof buf, "%ld", a + b);
+    json_object_set_new(root, "value", json_string(buf));
+    json_object_set_new(root, "bound", json_string("0"));
+    json_object_set_new(root, "cliques", json_integer(a));
+    json_object_set_new(root, "independent_sets", json_integer(b));
+    kp_graph_clear(&g);
+    return KP_PROBLEM_OK;
+}
+
+static int ramsey_cert_read(uint8_t *x, int n, const json_t *root,
+                            kp_problem_msg_t *m, int cs, int ct)
+{
+    kp_graph_t g;
+    if (kp_graph_init(&g, n, NULL) != KP_OK)
+        return bad(m, "n", "bad graph size %d", n);
+    int rc = read_edges(x, &g, n, root, m);
+    if (rc == KP_PROBLEM_OK) {
+        json_t *c = json_object_get(root, "cliques"),
+               *i = json_object_get(root, "independent_sets");
+        if (c && (!json_is_integer(c) ||
+                  json_integer_value(c) != kp_graph_count_cliques(&g, cs, 0)))
+            rc = bad(m, "cliques", "\"cliques\" does not match the graph");
+        else if (i && (!json_is_integer(i) ||
+                       json_integer_value(i) !=
+                           kp_graph_count_cliques(&g, ct, 1)))
+            rc = bad(m, "independent_sets",
+                     "\"independent_sets\" does not match the graph");
+    }
+    kp_graph_clear(&g);
+    return rc;
+}
+
+#define RAMSEY_PROBLEM(S, T, NDEF)                                             \
+    static void ramsey##S##T##_score(kp_score_t *s, const uint8_t *x, int n,   \
+                                     void *ws)                                 \
+    {                                                                          \
+        ramsey_score(s, x, n, ws, S, T);                                       \
+    }                                                                          \
+    static int ramsey##S##T##_verify(const uint8_t *x, int n, void *ws,        \
+                                     kp_problem_msg_t *m)                      \
+    {                                                                          \
+        return ramsey_verify(x, n, ws, m, S, T);                               \
+    }                                                                          \
+    static int ramsey##S##T##_cert_write(json_t *root, const uint8_t *x,       \
+                                         int n)                                \
+    {                                                                          \
+        return ramsey_cert_write(root, x, n, S, T);                            \
+    }                                                                          \
+    static int ramsey##S##T##_cert_read(uint8_t *x, int n, const json_t *root, \
+                                        kp_problem_msg_t *m)                   \
+    {                                                                          \
+        return ramsey_cert_read(x, n, root, m, S, T);                          \
+    }                                                                          \
+    static double ramsey##S##T##_known_best(int n)                             \
+    {                                                                          \
+        return n <= NDEF ? 0.0 : NAN;                                          \
+    }                                                                          \
+    static const kp_problem_t ramsey##S##T##_problem = {                       \
+        .abi = KP_PROBLEM_ABI,                                                 \
+        .name = "ramsey" #S #T,                                                \
+        .summary = "graph with no K_" #S " and no independent " #T             \
+                   "-set: R(" #S "," #T ") > n (witness up to n = " #NDEF ")", \
+        .kind = KP_OBJ_GRAPH,                                                  \
+        .n_min = 2,                                                            \
+        .n_max = 64,                                                           \
+        .lean_predicate = NULL,                                                \
+        .length = graph_length,                                                \
+        .ws_size = graph_ws_size,                                              \
+        .score = ramsey##S##T##_score,                                         \
+        .verify = ramsey##S##T##_verify,                                       \
+        .known_best = ramsey##S##T##_known_best,                               \
+        .cert_write = ramsey##S##T##_cert_write,                               \
+        .cert_read = ramsey##S##T##_cert_read,                                 \
+    };                                                                         \
+    const kp_problem_t *kp_problem_ramsey##S##T(void)                          \
+    {                                                                          \
+        return &ramsey##S##T##_problem;                                        \
+    }
+
+RAMSEY_PROBLEM(3, 4, 8)
+RAMSEY_PROBLEM(4, 4, 17)

@@ -1,0 +1,628 @@
+/* kp_csearch.c: program search and ruin-and-recreate local search over
+   greedy constructions (kp_csearch.h for the methods and the determinism
+   argument).
+
+   Each island owns its programs, RNG stream, fitness cache, scratch
+   buffers, the problem workspace and a local-search state; the OpenMP loop
+   over islands shares only the feature columns, the grammar and the
+   problem, all read-only. Islands' bests are merged in index order. */
+#define _GNU_SOURCE /* qsort_r */
+#include "kp_csearch.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "kp_eval.h"
+#include "kp_gp.h"
+
+#define CS_CACHE_BITS 12
+#define CS_MIGRANTS 2
+#define CS_RESTART 4000 /* local moves without a new island best before
+                           the local search returns to the island best */
+
+typedef struct {
+    kp_indiv_t ind;  /* ind.hash: structure and constant values */
+    double score;
+    uint64_t phash;  /* hash of the object the program builds */
+} cs_prog_t;
+
+typedef struct {
+    uint64_t key;
+    double score;
+    uint64_t phash;
+} cs_cache_t;
+
+typedef struct {
+    cs_prog_t *pop;  /* 2 * population: parents, then children */
+    cs_prog_t *tmp;
+    int n;
+    kp_rng_t rng;
+    cs_cache_t *cache;
+    double *prio;
+    uint32_t *order;
+    uint64_t *keys;
+    uint32_t *list;  /* local search: members, then the rest */
+    void *ws;
+    uint8_t *x;      /* scratch object */
+    uint8_t *cur;    /* local search state */
+    double cur_score;
+    int have_cur;
+    long stagnant;
+    uint8_t *best;   /* best object of this island */
+    double best_score;
+    int have_best;
+    long evals;
+} cs_island_t;
+
+typedef struct {
+    const kp_problem_t *p;
+    int n;
+    size_t len;
+    const kp_grammar_t *g;
+    const double *const *cols;
+    kp_gp_params_t gp;
+    const kp_cs_params_t *prm;
+} cs_ctx_t;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void kp_cs_params_default(kp_cs_params_t *p)
+{
+    memset(p, 0, sizeof *p);
+    p->seed = 1;
+    p->method = KP_CS_PROGRAM;
+    p->target = NAN;
+    p->islands = 8;
+    p->population = 48;
+    p->generations = 2;
+    p->tournament = 4;
+    p->local_moves = 150;
+}
+
+int kp_cs_result_init(kp_cs_result_t *r, const kp_problem_t *p, int n)
+{
+    memset(r, 0, sizeof *r);
+    r->len = p->length(n);
+    r->best = calloc(r->len ? r->len : 1, 1);
+    r->score.value = -INFINITY;
+    r->program_score = -INFINITY;
+    return r->best ? KP_OK : KP_ENOMEM;
+}
+
+void kp_cs_result_clear(kp_cs_result_t *r)
+{
+    free(r->best);
+    r->best = NULL;
+}
+
+int kp_cs_bind_grammar(kp_grammar_t *g, const kp_problem_t *p, int n,
+                       kp_error_t *err)
+{
+    if (p->nfeatures == NULL)
+        return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                            "problem '%s' has no features for programs",
+                            p->name);
+    int nf = p->nfeatures(n);
+    if (nf < 1 || nf > KP_MAX_VARS)
+        return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                            "problem '%s' has %d features", p->name, nf);
+    char(*buf)[KP_GRAMMAR_NAME_MAX] = calloc((size_t)nf, sizeof *buf);
+    const char **names = calloc((size_t)nf, sizeof *names);
+    if (buf == NULL || names == NULL) {
+        free(buf);
+        free(names);
+        return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (int f = 0; f < nf; f++) {
+        p->feature_name(buf[f], sizeof buf[f], f, n);
+        names[f] = buf[f];
+    }
+    int rc = kp_grammar_bind(g, nf, names, err);
+    free(buf);
+    free(names);
+    return rc;
+}
+
+void kp_cs_order(uint32_t *order, const double *prio, size_t len,
+                 uint64_t *keys)
+{
+    uint64_t *a = keys, *b = keys + len;
+    for (size_t i = 0; i < len; i++) {
+        float f = (float)prio[i];
+        uint32_t u;
+        if (isnan(f)) {
+            u = 0xffffffffu;
+        } else {
+            f += 0.0f; /* -0 == +0 */
+            memcpy(&u, &f, sizeof u);
+            u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+            u = ~u; /* ascending key = descending priority */
+            if (u == 0xffffffffu)
+                u--; /* keep NaN strictly last */
+        }
+        a[i] = (uint64_t)u << 32 | (uint64_t)i;
+    }
+    /* LSD radix on the priority half; stable, so ties keep index order. */
+    for (int shift = 32; shift < 64; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < len; i++)
+            cnt[(a[i] >> shift & 0xff) + 1]++;
+        if (cnt[(a[0] >> shift & 0xff) + 1] == len)
+            continue; /* one bucket: the pass would not move anything */
+        for (int d = 0; d < 256; d++)
+            cnt[d + 1] += cnt[d];
+        for (size_t i = 0; i < len; i++)
+            b[cnt[a[i] >> shift & 0xff]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < len; i++)
+        order[i] = (uint32_t)a[i];
+}
+
+int kp_cs_build(uint8_t *x, kp_score_t *s, const kp_expr_t *e,
+                const kp_problem_t *p, int n, const double *const *cols,
+                double *prio, uint32_t *order, uint64_t *keys, void *ws)
+{
+    size_t len = p->length(n);
+    if (kp_eval(prio, e, cols, len) != KP_OK)
+        return KP_EINPUT;
+    kp_cs_order(order, prio, len, keys);
+    p->construct(x, order, n, ws);
+    p->score(s, x, n, ws);
+    return KP_OK;
+}
+
+/* Hash of structure and free-constant values (kp_expr_hash alone treats
+   all free constants alike). */
+static uint64_t prog_hash(const kp_expr_t *e)
+{
+    uint64_t h = kp_expr_hash(e);
+    double c[KP_EXPR_MAX_CONSTS];
+    int k = 0;
+    for (int i = 0; i < e->nconst; i++)
+        if (e->c[i].den == 0)
+            c[k++] = e->c[i].value;
+    if (k > 0)
+        h ^= XXH3_64bits(c, sizeof(double) * (size_t)k) * 0x9e3779b97f4a7c15ULL;
+    return h;
+}
+
+static void island_offer(cs_island_t *isl, const uint8_t *x, double score,
+                         size_t len)
+{
+    if (!isl->have_best || score > isl->best_score) {
+        memcpy(isl->best, x, len);
+        isl->best_score = score;
+        isl->have_best = 1;
+    }
+}
+
+/* Scores program pr (cache, then build), offering its object to the
+   island's best. */
+static void score_prog(cs_prog_t *pr, cs_island_t *isl, const cs_ctx_t *c)
+{
+    pr->ind.hash = prog_hash(&pr->ind.e);
+    pr->ind.complexity = kp_grammar_complexity(c->g, &pr->ind.e);
+    cs_cache_t *ce = &isl->cache[pr->ind.hash & ((1u << CS_CACHE_BITS) - 1)];
+    if (ce->key == pr->ind.hash && ce->key != 0) {
+        pr->score = ce->score;
+        pr->phash = ce->phash;
+        pr->ind.loss = -pr->score;
+        return;
+    }
+    kp_score_t s;
+    if (kp_cs_build(isl->x, &s, &pr->ind.e, c->p, c->n, c->cols, isl->prio,
+                    isl->order, isl->keys, isl->ws) != KP_OK) {
+        s.value = -INFINITY;
+        pr->phash = 0;
+    } else {
+        pr->phash = XXH3_64bits(isl->x, c->len);
+        island_offer(isl, isl->x, s.value, c->len);
+    }
+    isl->evals++;
+    pr->score = isnan(s.value) ? -INFINITY : s.value;
+    pr->ind.loss = -pr->score;
+    ce->key = pr->ind.hash;
+    ce->score = pr->score;
+    ce->phash = pr->phash;
+}
+
+/* Better program first: higher score, then lower complexity, then hash. */
+static int cmp_prog(const void *pa, const void *pb)
+{
+    const cs_prog_t *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    if (a->ind.complexity != b->ind.complexity)
+        return a->ind.complexity < b->ind.complexity ? -1 : 1;
+    return a->ind.hash < b->ind.hash ? -1 : a->ind.hash > b->ind.hash;
+}
+
+/* Keeps the best `keep` of pop[0..n-1], preferring distinct objects: one
+   program per object first, then the best of the rest. Programs with the
+   same hash are dropped. Deterministic: cmp_prog is a total order on
+   distinct hashes. */
+static int truncate_pop(cs_prog_t *pop, cs_prog_t *tmp, int n, int keep)
+{
+    qsort(pop, (size_t)n, sizeof *pop, cmp_prog);
+    int m = 0;
+    for (int pass = 0; pass < 2 && m < keep; pass++)
+        for (int i = 0; i < n && m < keep; i++) {
+            if (pop[i].ind.hash == 0)
+                continue; /* taken */
+            int dup = 0;
+            for (int k = 0; k < m && !dup; k++)
+                dup = pass == 0 ? tmp[k].phash == pop[i].phash
+                                : tmp[k].ind.hash == pop[i].ind.hash;
+            if (dup)
+                continue;
+            tmp[m++] = pop[i];
+            pop[i].ind.hash = 0;
+        }
+    memcpy(pop, tmp, sizeof *pop * (size_t)m);
+    return m;
+}
+
+static int tournament(const cs_prog_t *pop, int n, int t, kp_rng_t *rng)
+{
+    int best = (int)kp_rng_below(rng, (uint64_t)n);
+    for (int k = 1; k < t; k++) {
+        int i = (int)kp_rng_below(rng, (uint64_t)n);
+        if (cmp_prog(&pop[i], &pop[best]) < 0)
+            best = i;
+    }
+    return best;
+}
+
+static void random_prog(cs_prog_t *pr, const kp_grammar_t *g, kp_rng_t *rng)
+{
+    int max_len = kp_grammar_max_length(g);
+    int hi = max_len < 12 ? max_len : 12;
+    if (kp_grammar_random_expr(&pr->ind.e, g, 1, hi, rng, NULL) != KP_OK)
+        kp_grammar_random_expr(&pr->ind.e, g, 1, max_len, rng, NULL);
+    kp_expr_t raw = pr->ind.e;
+    kp_expr_simplify(&pr->ind.e);
+    if (kp_grammar_check_expr(g, &pr->ind.e, NULL) != KP_OK)
+        pr->ind.e = raw;
+}
+
+static void generation(cs_island_t *isl, const cs_ctx_t *c)
+{
+    int P = c->prm->population, made = 0;
+    for (int k = 0; k < P; k++) {
+        cs_prog_t *child = &isl->pop[isl->n + made];
+        int a = tournament(isl->pop, isl->n, c->prm->tournament, &isl->rng);
+        int rc;
+        if (kp_rng_uniform(&isl->rng) < c->gp.p_crossover) {
+            int b = tournament(isl->pop, isl->n, c->prm->tournament,
+                               &isl->rng);
+            rc = kp_gp_crossover(&child->ind.e, &isl->pop[a].ind.e,
+                                 &isl->pop[b].ind.e, c->g, &isl->rng);
+        } else {
+            rc = kp_gp_mutate(&child->ind.e, &isl->pop[a].ind.e, -1, c->g,
+                              &c->gp, &isl->rng);
+        }
+        if (rc != KP_OK)
+            continue;
+        score_prog(child, isl, c);
+        made++;
+    }
+    isl->n = truncate_pop(isl->pop, isl->tmp, isl->n + made, P);
+}
+
+/* Fisher-Yates shuffle of a[0..n-1]. */
+static void shuffle(uint32_t *a, size_t n, kp_rng_t *rng)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)kp_rng_below(rng, i);
+        uint32_t t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+/* One ruin-and-recreate move on isl->cur. */
+static void local_move(cs_island_t *isl, const cs_ctx_t *c)
+{
+    size_t len = c->len, k = 0, m = 0;
+    uint32_t *mem = isl->list, *rest = isl->order;
+    for (size_t e = 0; e < len; e++) {
+        if (isl->cur[e])
+            mem[k++] = (uint32_t)e;
+        else
+            rest[m++] = (uint32_t)e;
+    }
+    size_t r = 1 + (size_t)kp_rng_below(&isl->rng, 3);
+    if (r > k)
+        r = k;
+    /* Move r random members to the end of mem (partial shuffle). */
+    for (size_t i = 0; i < r; i++) {
+        size_t j = (size_t)kp_rng_below(&isl->rng, k - i);
+        uint32_t t = mem[k - 1 - i];
+        mem[k - 1 - i] = mem[j];
+        mem[j] = t;
+    }
+    shuffle(rest, m, &isl->rng);
+    /* Order: kept members, the other elements at random, the removed ones
+       last (they come back only if nothing else took their place). */
+    memcpy(mem + k, rest, sizeof *rest * m);
+    uint32_t *removed = isl->order;
+    memcpy(removed, mem + k - r, sizeof *mem * r);
+    memmove(mem + k - r, mem + k, sizeof *mem * m);
+    memcpy(mem + k - r + m, removed, sizeof *mem * r);
+    c->p->construct(isl->x, mem, c->n, isl->ws);
+    kp_score_t s;
+    c->p->score(&s, isl->x, c->n, isl->ws);
+    isl->evals++;
+    double v = isnan(s.value) ? -INFINITY : s.value;
+    int accept = v >= isl->cur_score ||
+                 (v >= isl->cur_score - 1 &&
+                  kp_rng_uniform(&isl->rng) < 0.02);
+    if (accept) {
+        memcpy(isl->cur, isl->x, len);
+        isl->cur_score = v;
+    }
+    if (v > isl->best_score || !isl->have_best) {
+        island_offer(isl, isl->x, v, len);
+        isl->stagnant = 0;
+    } else if (++isl->stagnant > CS_RESTART) {
+        memcpy(isl->cur, isl->best, len);
+        isl->cur_score = isl->best_score;
+        isl->stagnant = 0;
+    }
+}
+
+/* Starts the local search from the greedy object of a random order. */
+static void local_start_random(cs_island_t *isl, const cs_ctx_t *c)
+{
+    for (size_t e = 0; e < c->len; e++)
+        isl->list[e] = (uint32_t)e;
+    shuffle(isl->list, c->len, &isl->rng);
+    c->p->construct(isl->cur, isl->list, c->n, isl->ws);
+    kp_score_t s;
+    c->p->score(&s, isl->cur, c->n, isl->ws);
+    isl->evals++;
+    isl->cur_score = isnan(s.value) ? -INFINITY : s.value;
+    isl->have_cur = 1;
+    island_offer(isl, isl->cur, isl->cur_score, c->len);
+}
+
+static void island_round(cs_island_t *isl, const cs_ctx_t *c, int round)
+{
+    const kp_cs_params_t *prm = c->prm;
+    if (prm->method == KP_CS_PROGRAM) {
+        if (round == 0) {
+            for (int k = 0; k < prm->population; k++) {
+                random_prog(&isl->pop[k], c->g, &isl->rng);
+                score_prog(&isl->pop[k], isl, c);
+            }
+            isl->n = truncate_pop(isl->pop, isl->tmp, prm->population,
+                                  prm->population);
+        }
+        for (int gen = 0; gen < prm->generations; gen++)
+            generation(isl, c);
+        /* Polish: restart the local search from the best program's object
+           when that is better than where the local search stands. */
+        if (prm->local_moves > 0 && isl->n > 0 &&
+            (!isl->have_cur || isl->pop[0].score > isl->cur_score)) {
+            kp_score_t s;
+            if (kp_cs_build(isl->cur, &s, &isl->pop[0].ind.e, c->p, c->n,
+                            c->cols, isl->prio, isl->order, isl->keys,
+                            isl->ws) == KP_OK) {
+                isl->cur_score = isnan(s.value) ? -INFINITY : s.value;
+                isl->have_cur = 1;
+            }
+        }
+    } else if (!isl->have_cur) {
+        local_start_random(isl, c);
+    }
+    if (isl->have_cur)
+        for (int k = 0; k < prm->local_moves; k++)
+            local_move(isl, c);
+}
+
+static void island_free(cs_island_t *isl)
+{
+    free(isl->pop);
+    free(isl->tmp);
+    free(isl->cache);
+    free(isl->prio);
+    free(isl->order);
+    free(isl->keys);
+    free(isl->list);
+    free(isl->ws);
+    free(isl->x);
+    free(isl->cur);
+    free(isl->best);
+}
+
+static int island_alloc(cs_island_t *isl, const cs_ctx_t *c)
+{
+    size_t len = c->len, P = (size_t)c->prm->population;
+    size_t wsz = c->p->ws_size ? c->p->ws_size(c->n) : 0;
+    wsz = (wsz + 63) / 64 * 64 + 64;
+    isl->ws = aligned_alloc(64, wsz);
+    if (isl->ws)
+        memset(isl->ws, 0, wsz);
+    if (c->prm->method == KP_CS_PROGRAM) {
+        isl->pop = calloc(2 * P, sizeof *isl->pop);
+        isl->tmp = calloc(2 * P, sizeof *isl->tmp);
+        isl->cache = calloc((size_t)1 << CS_CACHE_BITS, sizeof *isl->cache);
+        if (!isl->pop || !isl->tmp || !isl->cache)
+            return KP_ENOMEM;
+    }
+    isl->prio = malloc(sizeof(double) * len);
+    isl->order = malloc(sizeof(uint32_t) * len);
+    isl->keys = malloc(sizeof(uint64_t) * 2 * len);
+    isl->list = malloc(sizeof(uint32_t) * len);
+    isl->x = calloc(len, 1);
+    isl->cur = calloc(len, 1);
+    isl->best = calloc(len, 1);
+    isl->best_score = -INFINITY;
+    isl->cur_score = -INFINITY;
+    if (!isl->ws || !isl->prio || !isl->order || !isl->keys || !isl->list ||
+        !isl->x || !isl->cur || !isl->best)
+        return KP_ENOMEM;
+    return KP_OK;
+}
+
+/* Ring migration of the best programs, from a snapshot. */
+static void migrate(cs_island_t *isl, int nisl)
+{
+    if (nisl < 2)
+        return;
+    cs_prog_t snap[64 * CS_MIGRANTS];
+    int ni = nisl < 64 ? nisl : 64;
+    for (int i = 0; i < ni; i++)
+        for (int k = 0; k < CS_MIGRANTS; k++)
+            snap[i * CS_MIGRANTS + k] = isl[i].pop[k < isl[i].n ? k : 0];
+    for (int i = 0; i < ni; i++) {
+        cs_island_t *dst = &isl[(i + 1) % ni];
+        for (int k = 0; k < CS_MIGRANTS && k < dst->n; k++)
+            dst->pop[dst->n - 1 - k] = snap[i * CS_MIGRANTS + k];
+        qsort(dst->pop, (size_t)dst->n, sizeof *dst->pop, cmp_prog);
+    }
+}
+
+static int check_params(const kp_problem_t *p, int n, const kp_grammar_t *g,
+                        const kp_cs_params_t *prm, kp_error_t *err)
+{
+    if (n < p->n_min || n > p->n_max)
+        return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                            "--n %d is out of range %d..%d for '%s'", n,
+                            p->n_min, p->n_max, p->name);
+    if (p->construct == NULL)
+        return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                            "problem '%s' has no greedy construction: "
+                            "methods program and local need one", p->name);
+    if (prm->method == KP_CS_PROGRAM && (p->features == NULL || g == NULL))
+        return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                            "problem '%s' has no features: method program "
+                            "needs them", p->name);
+    if (prm->islands < 1 || prm->population < 4 || prm->generations < 1 ||
+        prm->tournament < 1 || prm->local_moves < 0 ||
+        prm->method < KP_CS_PROGRAM || prm->method > KP_CS_LOCAL ||
+        (prm->method == KP_CS_LOCAL && prm->local_moves < 1))
+        return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                            "invalid search parameters");
+    return KP_OK;
+}
+
+int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
+              const kp_grammar_t *g, const kp_cs_params_t *prm,
+              kp_error_t *err)
+{
+    int rc = check_params(p, n, g, prm, err);
+    if (rc != KP_OK)
+        return rc;
+    double t0 = now_seconds();
+    int nthreads = prm->threads > 0 ? prm->threads : omp_get_max_threads();
+    cs_ctx_t c = {p, n, p->length(n), g, NULL, {0}, prm};
+    kp_gp_params_default(&c.gp);
+    int nf = prm->method == KP_CS_PROGRAM ? p->nfeatures(n) : 0;
+    double *colmem = NULL;
+    double **cols = calloc((size_t)(nf ? nf : 1), sizeof *cols);
+    cs_island_t *isl = calloc((size_t)prm->islands, sizeof *isl);
+    if (nf > 0)
+        colmem = malloc(sizeof(double) * (size_t)nf * c.len);
+    if (cols == NULL || isl == NULL || (nf > 0 && colmem == NULL)) {
+        rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    for (int f = 0; f < nf; f++)
+        cols[f] = colmem + (size_t)f * c.len;
+    if (nf > 0)
+        p->features(cols, n);
+    c.cols = (const double *const *)cols;
+    kp_rng_t master;
+    kp_rng_init(&master, prm->seed);
+    for (int i = 0; i < prm->islands; i++) {
+        if (island_alloc(&isl[i], &c) != KP_OK) {
+            rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+            goto done;
+        }
+        kp_rng_split(&isl[i].rng, &master, 1000 + (uint64_t)i);
+    }
+
+    for (int round = 0;; round++) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+        for (int i = 0; i < prm->islands; i++)
+            island_round(&isl[i], &c, round);
+
+        for (int i = 0; i < prm->islands; i++) {
+            r->evaluations += isl[i].evals;
+            isl[i].evals = 0;
+            if (isl[i].have_best &&
+                (!r->have || isl[i].best_score > r->score.value)) {
+                memcpy(r->best, isl[i].best, c.len);
+                r->score.value = isl[i].best_score;
+                r->have = 1;
+            }
+            if (prm->method == KP_CS_PROGRAM && isl[i].n > 0 &&
+                (!r->have_program ||
+                 isl[i].pop[0].score > r->program_score)) {
+                r->program = isl[i].pop[0].ind.e;
+                r->program_score = isl[i].pop[0].score;
+                r->have_program = 1;
+            }
+        }
+        if (prm->method == KP_CS_PROGRAM)
+            migrate(isl, prm->islands);
+        r->rounds = round + 1;
+        r->seconds = now_seconds() - t0;
+        if (prm->progress) {
+            kp_cs_progress_t pr = {round + 1, r->seconds, r->evaluations,
+                                   r->seconds > 0
+                                       ? r->evaluations / r->seconds
+                                       : 0,
+                                   r->score.value};
+            prm->progress(&pr, prm->progress_ctx);
+        }
+        if (!isnan(prm->target) && r->have && r->score.value >= prm->target) {
+            r->reached = 1;
+            break;
+        }
+        if (prm->stop && *prm->stop) {
+            r->interrupted = 1;
+            break;
+        }
+        if (prm->max_rounds > 0 && r->rounds >= prm->max_rounds)
+            break;
+        if (prm->max_evals > 0 && r->evaluations >= prm->max_evals)
+            break;
+        if (prm->time_limit > 0 && r->seconds >= prm->time_limit)
+            break;
+    }
+    if (r->have) { /* the exact score, from the problem */
+        void *ws = NULL;
+        size_t wsz = p->ws_size ? p->ws_size(n) : 0;
+        wsz = (wsz + 63) / 64 * 64 + 64;
+        ws = aligned_alloc(64, wsz);
+        if (ws == NULL) {
+            rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+            goto done;
+        }
+        memset(ws, 0, wsz);
+        p->score(&r->score, r->best, n, ws);
+        free(ws);
+    }
+    r->seconds = now_seconds() - t0;
+done:
+    for (int i = 0; isl && i < prm->islands; i++)
+        island_free(&isl[i]);
+    free(isl);
+    free(cols);
+    free(colmem);
+    return rc;
+}

@@ -1,0 +1,2 @@
+. "$KP_SRCDIR/tests/e2e/lib.sh"
+finish
