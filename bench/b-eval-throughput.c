@@ -9,7 +9,14 @@
    the baseline. Rate = sum of expression lengths x rows / seconds; median
    and best (min time) over RUNS runs after one warm-up.
 
-   Usage: bench/eval [rows [runs]] */
+   Then the cost of kp_eval_jacobian (values and derivatives w.r.t. the
+   free constants, used by constant optimisation): arith and physics
+   expressions of 9-30 tokens grouped by their number of free constants (1-4), CPU time per call at
+   1,000 and 10,000 rows, and the ratio to kp_eval on the same expressions
+   (best of RUNS passes, process CPU time so that a loaded machine does not
+   distort it).
+
+   Usage: bench/eval [rows [runs [jac]]]  ("jac": the Jacobian part only) */
 #include "config.h"
 
 #include <math.h>
@@ -39,6 +46,13 @@ static double now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -195,10 +209,84 @@ static void cpu_name(char *buf, size_t n)
     fclose(f);
 }
 
+#define JAC_PER 200 /* expressions per free-constant count */
+
+/* CPU seconds for one call of kp_eval (jac == NULL) or kp_eval_jacobian on
+   each expression: best of runs passes. */
+static double jac_pass(const kp_expr_t *ex, int n, const double *const *cols,
+                       size_t nrows, double *out, double *jac, int runs,
+                       double *sink)
+{
+    double best = INFINITY;
+    for (int r = 0; r <= runs; r++) { /* pass 0 warms up */
+        double t0 = cpu_now();
+        for (int j = 0; j < n; j++) {
+            if (jac)
+                kp_eval_jacobian(out, jac, &ex[j], cols, nrows);
+            else
+                kp_eval(out, &ex[j], cols, nrows);
+            *sink += out[nrows - 1];
+        }
+        double t = cpu_now() - t0;
+        if (r > 0 && t < best)
+            best = t;
+    }
+    return best / n;
+}
+
+static void bench_jacobian(kp_rng_t *rng, const double *const *cols,
+                           size_t maxrows, int runs, int set)
+{
+    kp_expr_t *ex = malloc(4 * JAC_PER * sizeof *ex);
+    int cnt[4] = {0};
+    long tries = 0;
+    while ((cnt[0] < JAC_PER || cnt[1] < JAC_PER || cnt[2] < JAC_PER ||
+            cnt[3] < JAC_PER) && tries++ < 1000000) {
+        kp_expr_t e;
+        kp_expr_init(&e);
+        gen(&e, rng, 9 + (int)kp_rng_below(rng, 22), set);
+        if (kp_expr_finish(&e, NULL) != KP_OK)
+            continue;
+        int nf = kp_expr_nfree(&e);
+        if (nf < 1 || nf > 4 || cnt[nf - 1] >= JAC_PER)
+            continue;
+        ex[(nf - 1) * JAC_PER + cnt[nf - 1]++] = e;
+    }
+    double *out = malloc(maxrows * sizeof *out);
+    double *jac = malloc(4 * maxrows * sizeof *jac);
+    double sink = 0;
+    printf("\njacobian (%s, 9-30 tokens, %d expressions per row; CPU "
+           "time per call, best of %d)\n", set == PHYS ? "physics" : "arith",
+           JAC_PER, runs);
+    printf("%-7s %-6s %12s %12s %8s\n", "rows", "consts", "kp_eval us",
+           "jacobian us", "ratio");
+    static const size_t rows[] = {1000, 10000};
+    for (int r = 0; r < 2; r++) {
+        if (rows[r] > maxrows)
+            continue;
+        for (int nf = 1; nf <= 4; nf++) {
+            const kp_expr_t *g = ex + (nf - 1) * JAC_PER;
+            int n = cnt[nf - 1];
+            if (n == 0)
+                continue;
+            double te = jac_pass(g, n, cols, rows[r], out, NULL, runs, &sink);
+            double tj = jac_pass(g, n, cols, rows[r], out, jac, runs, &sink);
+            printf("%-7zu %-6d %12.2f %12.2f %8.2f\n", rows[r], nf, 1e6 * te,
+                   1e6 * tj, tj / te);
+        }
+    }
+    if (!isfinite(sink))
+        printf("(some expressions are NaN/inf on this data)\n");
+    free(out);
+    free(jac);
+    free(ex);
+}
+
 int main(int argc, char **argv)
 {
     size_t nrows = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
     int runs = argc > 2 ? atoi(argv[2]) : 5;
+    int only_jac = argc > 3 && !strcmp(argv[3], "jac");
     if (runs < 1 || runs > 63)
         runs = 5;
     size_t nbase = nrows < 2000 ? nrows : 2000; /* baseline rows */
@@ -232,7 +320,7 @@ int main(int argc, char **argv)
 
     static const char *names[] = {"arith", "physics"};
     printf("%-8s %-22s %12s %12s\n", "set", "what", "median/s", "best/s");
-    for (int set = ARITH; set <= PHYS; set++) {
+    for (int set = ARITH; set <= PHYS && !only_jac; set++) {
         long tokens = 0;
         for (int j = 0; j < NEXPR; j++) {
             kp_expr_init(&ex[j]);
@@ -265,6 +353,8 @@ int main(int argc, char **argv)
             printf("%-8s (some expressions are NaN/inf on this data)\n",
                    names[set]);
     }
+    bench_jacobian(&rng, cols, nrows, runs, ARITH);
+    bench_jacobian(&rng, cols, nrows, runs, PHYS);
     free(ex);
     free(loss);
     free(data);

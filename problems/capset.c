@@ -67,7 +67,11 @@ static int capset_verify(const uint8_t *x, int n, void *ws,
     int rc = kp_capset_check(NULL, pts, k, n, &err);
     if (rc == KP_OK)
         return KP_PROBLEM_OK;
-    snprintf(m->msg, sizeof m->msg, "%s", err.msg);
+    size_t l = strlen(err.msg);
+    if (l >= sizeof m->msg)
+        l = sizeof m->msg - 1;
+    memcpy(m->msg, err.msg, l);
+    m->msg[l] = '\0';
     m->where[0] = '\0';
     return rc == KP_ENOTFOUND ? KP_PROBLEM_REFUTED : KP_PROBLEM_BAD;
 }

@@ -139,7 +139,7 @@ static void wagner_score(kp_score_t *s, const uint8_t *x, int n, void *ws)
     int nc = kp_graph_ncomponents(&g);
     double lam = kp_graph_lambda1_d(&g, NULL);
     int mu = kp_graph_matching(&g, NULL);
-    s->value = sqrt((double)(n - 1)) + 1 - lam - mu - 2.0 * (nc - 1);
+    s->value = sqrt((double)(n - 1)) + 1 - lam - mu - 0.5 * (nc - 1);
     s->num = 0;
     s->den = 0;
 }

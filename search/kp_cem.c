@@ -332,7 +332,14 @@ int kp_cem_run(kp_cem_result_t *r, const kp_problem_t *pb, int n,
     r->best = calloc(L, 1);
     r->len = L;
     int nsup_have = 0;
-    if (mlp_init(&net, (int)L, h1, h2, &init_rng) || !xs || !sup || !sc ||
+    if (mlp_init(&net, (int)L, h1, h2, &init_rng) == 0) {
+        double d = p->init_density > 0 && p->init_density < 1
+                       ? p->init_density
+                   : pb->kind == KP_OBJ_GRAPH && n > 6 ? 3.0 / n
+                                                       : 0.5;
+        net.w[net.o_b3] = log(d / (1 - d));
+    }
+    if (!net.w || !xs || !sup || !sc ||
         !supsc || !rk || !ws || !r->best) {
         rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
         goto done;

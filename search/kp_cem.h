@@ -49,6 +49,10 @@ typedef struct {
     int hidden2;        /* default 16 */
     double lr;          /* Adam learning rate; default 3e-3 */
     int train_steps;    /* Adam steps per generation; default 4 */
+    double init_density; /* initial P(bit = 1) of the policy (output
+                            bias); 0: auto, 3/n for graphs on n > 6
+                            vertices (sparse, as every known witness of
+                            the spectral conjectures), else 1/2 */
     int polish;         /* strings polished per generation; default 2 */
     int ls_steps;       /* tabu moves per polish; default 3 * L */
     int threads;        /* 0: all cores */

@@ -41,5 +41,6 @@ int kp_cli_eval(int argc, char **argv);
 int kp_cli_fit(int argc, char **argv);
 int kp_cli_search(int argc, char **argv);
 int kp_cli_verify(int argc, char **argv);
+int kp_cli_lean(int argc, char **argv);
 
 #endif

@@ -181,14 +181,20 @@ typedef struct {
     int tty;
     const char *const *names;
     int nnames;
+    int have_proven;  /* the search stopped on a formula proved exact */
+    kp_expr_t proven; /* that formula, handed to the report */
 } fit_ctx_t;
 
 static int is_exact_cb(const kp_expr_t *e, void *ctx)
 {
-    const fit_ctx_t *fc = ctx;
+    fit_ctx_t *fc = ctx;
     kp_verify_result_t vr;
-    return kp_verify_fit(&vr, e, &fc->vd, fc->threads, NULL) == KP_OK &&
-           vr.exact;
+    if (kp_verify_fit(&vr, e, &fc->vd, fc->threads, NULL) != KP_OK ||
+        !vr.exact)
+        return 0;
+    fc->proven = *e;
+    fc->have_proven = 1;
+    return 1;
 }
 
 static void progress_cb(const kp_sr_progress_t *pr, void *ctx)
@@ -246,8 +252,13 @@ int kp_cli_fit(int argc, char **argv)
         return kp_cli_report(&err);
     }
 
-    fit_ctx_t fc = {fp.vd, o.sr.threads, !o.quiet && isatty(2), fp.names,
-                    fp.nvars};
+    fit_ctx_t fc;
+    memset(&fc, 0, sizeof fc);
+    fc.vd = fp.vd;
+    fc.threads = o.sr.threads;
+    fc.tty = !o.quiet && isatty(2);
+    fc.names = fp.names;
+    fc.nnames = fp.nvars;
     o.sr.stop = &kp_cli_stop;
     o.sr.is_exact = is_exact_cb;
     o.sr.is_exact_ctx = &fc;
@@ -269,7 +280,8 @@ int kp_cli_fit(int argc, char **argv)
         fputs("\r\033[K", stderr);
     if (status == KP_EXIT_OK) {
         fit_report_t rep;
-        fit_report_build(&rep, &res, &g, &fp, &o.sr);
+        fit_report_build(&rep, &res, fc.have_proven ? &fc.proven : NULL, &g,
+                         &fp, &o.sr);
         status = fit_report_write(&rep, &fp, &o.sr, o.json, o.csv, o.plot,
                                   o.quiet, o.data);
         fit_report_clear(&rep);

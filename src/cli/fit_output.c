@@ -103,8 +103,8 @@ static int choose_best(const fit_report_t *rep, size_t nrows)
 }
 
 void fit_report_build(fit_report_t *rep, const kp_sr_result_t *res,
-                      const kp_grammar_t *g, const fit_problem_t *fp,
-                      const kp_sr_params_t *sr)
+                      const kp_expr_t *proven, const kp_grammar_t *g,
+                      const fit_problem_t *fp, const kp_sr_params_t *sr)
 {
     memset(rep, 0, sizeof *rep);
     rep->evaluations = res->evaluations;
@@ -125,9 +125,9 @@ void fit_report_build(fit_report_t *rep, const kp_sr_result_t *res,
     const double *const *cols = fp->vd.cols;
     const double *y = fp->vd.y;
     size_t n = fp->vd.nrows;
-    for (int i = 0; i < nf; i++) {
-        kp_expr_t e = front[i]->e;
-        double mse = front[i]->loss;
+    for (int i = 0; i < nf + (proven != NULL); i++) {
+        kp_expr_t e = i < nf ? front[i]->e : *proven;
+        double mse = i < nf ? front[i]->loss : NAN;
         /* Constants tuned on a mini-batch are re-tuned on all rows. */
         if (sr->batch_rows > 0 && n > sr->batch_rows && kp_expr_nfree(&e) > 0)
             kp_constopt_fit(&e, cols, y, NULL, n, NULL, NULL, &mse, NULL);
@@ -144,7 +144,9 @@ void fit_report_build(fit_report_t *rep, const kp_sr_result_t *res,
         if (kp_verify_fit(&fe.v, &e, &fp->vd, sr->threads, NULL) != KP_OK ||
             !isfinite(fe.v.mse))
             continue;
-        if (kp_pareto_insert(&final, &e, fe.complexity, fe.v.mse))
+        /* Exact beats any loss: rank exact formulas at loss 0. */
+        if (kp_pareto_insert(&final, &e, fe.complexity,
+                             fe.v.exact ? 0.0 : fe.v.mse))
             byc[fe.complexity] = fe;
     }
     int nfinal = kp_pareto_front(&final, front);

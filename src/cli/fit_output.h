@@ -42,10 +42,12 @@ typedef struct {
 } fit_report_t;
 
 /* Re-fits (on all rows), snaps constants, verifies and re-ranks the
-   archive of res into the final front. */
+   archive of res, plus the formula `proven` if not NULL, into the final
+   front. A formula proved exact dominates every formula at least as
+   complex, so the front ends at the simplest exact formula. */
 void fit_report_build(fit_report_t *rep, const kp_sr_result_t *res,
-                      const kp_grammar_t *g, const fit_problem_t *fp,
-                      const kp_sr_params_t *sr);
+                      const kp_expr_t *proven, const kp_grammar_t *g,
+                      const fit_problem_t *fp, const kp_sr_params_t *sr);
 void fit_report_clear(fit_report_t *rep);
 
 /* Writes the requested files (NULL: skip) and, unless quiet, a summary on

@@ -84,6 +84,7 @@ static const struct {
     {"eval", kp_cli_eval, "evaluate an expression, exactly or on every row of a CSV"},
     {"search", kp_cli_search, "search for a construction (cap sets, ...) and certify it"},
     {"verify", kp_cli_verify, "re-check a certificate with exact arithmetic"},
+    {"lean", kp_cli_lean, "export a certificate or a fit as a Lean 4 proof"},
 };
 
 static void print_help(FILE *f)

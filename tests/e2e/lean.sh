@@ -1,0 +1,58 @@
+# lean.sh: end-to-end tests of `kepler lean`: every fixture under
+# tests/lean/ is exported, refusals leave no file, and every generated file
+# is checked by a Lean 4 executable when there is one ($KEPLER_LEAN, else
+# `lean` on the PATH). Without Lean the export checks still run and the
+# Lean step says clearly that it was skipped.
+. "$KP_SRCDIR/tests/e2e/lib.sh"
+F="$KP_SRCDIR/tests/lean"
+
+expect_status 0 "lean --help" "$KEPLER" lean --help
+grep -q "native" "$T/out" && ok || bad "lean --help mentions --native"
+expect_status 2 "lean without -o" "$KEPLER" lean "$F/capset4.json"
+expect_status 2 "lean missing input" "$KEPLER" lean "$T/nope.json" -o "$T/x.lean"
+
+expect_status 0 "capset export" "$KEPLER" lean "$F/capset4.json" -o "$T/capset4.lean"
+grep -q "theorem capset_4_size : IsCap 4 pts ∧ pts.length = 20 := by decide" "$T/capset4.lean" &&
+    ok || bad "capset theorem line"
+expect_status 2 "existing output without --force" "$KEPLER" lean "$F/capset4.json" -o "$T/capset4.lean"
+expect_status 0 "--force --native" "$KEPLER" lean "$F/capset4.json" -o "$T/native.lean" --native
+grep -q "by native_decide" "$T/native.lean" && grep -q "TRUSTED COMPILER" "$T/native.lean" &&
+    ok || bad "--native output"
+
+expect_status 2 "not a cap" "$KEPLER" lean "$F/notcap.json" -o "$T/notcap.lean"
+grep -q "collinear" "$T/err" && ok || bad "not-a-cap message: $(cat "$T/err")"
+[ ! -e "$T/notcap.lean" ] && ok || bad "refused export left a file"
+
+expect_status 0 "wagner21 export" "$KEPLER" lean "$F/wagner21-doublestar.json" -o "$T/wagner21.lean"
+grep -q "theorem wagner21_counterexample" "$T/wagner21.lean" && ok || bad "wagner21 theorem"
+
+expect_status 0 "fit export (data path from the JSON)" "$KEPLER" lean "$F/fit.json" -o "$T/fit.lean"
+grep -q "theorem fit_exact" "$T/fit.lean" && ok || bad "fit theorem"
+expect_status 2 "fit without data" "$KEPLER" lean "$F/sqrt.json" -o "$T/sqrt.lean"
+expect_status 0 "fit export with --data" "$KEPLER" lean "$F/sqrt.json" --data "$F/sqrt.csv" -o "$T/sqrt.lean"
+grep -q "theorem enclosure_error_bound" "$T/sqrt.lean" && ok || bad "enclosure theorem"
+
+# Round trip through search, when `kepler search capset` is there.
+if "$KEPLER" search capset --n 3 --out "$T/s3.json" --seed 1 --time 5 --quiet >/dev/null 2>&1; then
+    expect_status 0 "export a searched cap" "$KEPLER" lean "$T/s3.json" -o "$T/s3.lean"
+fi
+
+# The Lean kernel on every generated file (not the native one: the July-2021
+# Lean has no native_decide).
+LEAN=${KEPLER_LEAN:-$(command -v lean 2>/dev/null || true)}
+if [ -z "$LEAN" ] || [ ! -x "$LEAN" ]; then
+    echo "SKIPPED: Lean check of the generated files: no lean executable" \
+         "(put lean on the PATH or set KEPLER_LEAN)"
+else
+    for f in "$T"/*.lean; do
+        case "$f" in *native.lean) continue ;; esac
+        start=$(date +%s.%N)
+        if "$LEAN" "$f" >"$T/lean.out" 2>&1; then
+            ok
+            echo "lean OK  $(basename "$f")  $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+        else
+            bad "lean rejects $(basename "$f"): $(head -c 600 "$T/lean.out")"
+        fi
+    done
+fi
+finish
