@@ -6,16 +6,21 @@
 # row reproduced to within a unit in the 13th significant digit), which no
 # formula that differs from the law does by accident on 20 random points.
 # Usage: bench/nguyen.sh [--budget SECONDS] [--seed N] [--engine E] [--only K]
+#                        [--threads N] [--grammar G]
+# The grammar defaults to koza (+ - * / sin cos exp log, the function set of
+# DSR's Nguyen experiments).
 # Prints a per-problem table and the recovery rate.
 KEPLER=${KEPLER:-$(dirname "$0")/../kepler}
-budget=60; seed=1; engine=hybrid; only=
+budget=60; seed=1; engine=hybrid; only=; threads=; grammar=koza
 while [ $# -gt 0 ]; do
     case $1 in
     --budget) budget=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --engine) engine=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    *) echo "usage: $0 [--budget S] [--seed N] [--engine E] [--only K]" >&2; exit 2 ;;
+    --threads) threads="--threads $2"; shift 2 ;;
+    --grammar) grammar=$2; shift 2 ;;
+    *) echo "usage: $0 [--budget S] [--seed N] [--engine E] [--only K] [--threads N]" >&2; exit 2 ;;
     esac
 done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/nguyen.XXXXXX")
@@ -51,7 +56,7 @@ echo "$problems" | while IFS='|' read -r k nv lo hi f; do
             if (nv == 1) printf \"%.6f,%.13g\\n\", x, v
             else printf \"%.6f,%.6f,%.13g\\n\", x, y, v
         } }" >"$csv"
-    "$KEPLER" fit "$csv" --time "$budget" --seed "$seed" --engine "$engine" \
+    "$KEPLER" fit "$csv" --time "$budget" --seed "$seed" --engine "$engine" $threads --grammar "$grammar" \
         --json "$dir/n$k.json" --quiet --force >/dev/null 2>"$dir/n$k.err"
     best=$(grep -A8 '"best"' "$dir/n$k.json" | sed -n 's/.*"expr": "\(.*\)",/\1/p')
     ex=$(grep -A8 '"best"' "$dir/n$k.json" | grep -c '"exact": true')
@@ -61,4 +66,4 @@ echo "$problems" | while IFS='|' read -r k nv lo hi f; do
 done
 total=$(wc -l <"$dir/results")
 recovered=$(grep -c '^1$' "$dir/results")
-echo "recovered $recovered of $total (engine $engine, budget ${budget}s, seed $seed)"
+echo "recovered $recovered of $total (engine $engine, grammar $grammar, budget ${budget}s, seed $seed)"

@@ -50,7 +50,47 @@ static size_t graph_length(int n)
 
 static size_t graph_ws_size(int n)
 {
-    return (size_t)n * (size_t)n;
+    /* adjacency, then a union-find for construct */
+    return (size_t)n * (size_t)n + 64 + sizeof(int) * (size_t)n;
+}
+
+static int uf_find(int *up, int v)
+{
+    while (up[v] != v)
+        v = up[v] = up[up[v]];
+    return v;
+}
+
+/* Greedy construction for wagner21: a spanning forest in the given edge
+   order (Kruskal), so construction search explores trees, where Wagner's
+   counterexamples live (the double broom). */
+static size_t forest_construct(uint8_t *x, const uint32_t *order, int n,
+                               void *ws)
+{
+    size_t L = graph_length(n), added = 0;
+    int *up = (int *)((char *)ws + ((size_t)n * n + 63) / 64 * 64);
+    for (int v = 0; v < n; v++)
+        up[v] = v;
+    for (size_t k = 0; k < L; k++)
+        if (x[k]) { /* elements already present (ruin and recreate) */
+            int i, j;
+            kp_graph_pair_of_index(n, (long)k, &i, &j);
+            up[uf_find(up, i)] = uf_find(up, j);
+        }
+    for (size_t q = 0; q < L; q++) {
+        size_t k = order[q];
+        if (x[k])
+            continue;
+        int i, j;
+        kp_graph_pair_of_index(n, (long)k, &i, &j);
+        int a = uf_find(up, i), b = uf_find(up, j);
+        if (a == b)
+            continue;
+        up[a] = b;
+        x[k] = 1;
+        added++;
+    }
+    return added;
 }
 
 /* A kp_graph_t view of x built in the workspace (n*n bytes). */
@@ -345,6 +385,7 @@ static const kp_problem_t wagner21_problem = {
     .score = wagner_score,
     .verify = wagner_verify,
     .known_best = wagner_known_best,
+    .construct = forest_construct,
     .cert_write = wagner_cert_write,
     .cert_read = wagner_cert_read,
 };
@@ -422,6 +463,47 @@ static int ramsey_cert_read(uint8_t *x, int n, const json_t *root,
     return rc;
 }
 
+/* Greedy construction for ramsey: add each edge that creates no K_s (the
+   K_s-free process in the given order). */
+static size_t ramsey_construct(uint8_t *x, const uint32_t *order, int n,
+                               void *ws, int cs)
+{
+    kp_graph_t g = ws_graph(x, n, ws);
+    size_t L = graph_length(n), added = 0;
+    for (size_t q = 0; q < L; q++) {
+        size_t k = order[q];
+        if (x[k])
+            continue;
+        int i, j;
+        kp_graph_pair_of_index(n, (long)k, &i, &j);
+        /* a new K_s through {i,j} is a K_{s-2} in their common
+           neighbourhood */
+        int common[64], nc = 0;
+        for (int v = 0; v < n && n <= 64; v++)
+            if (kp_graph_edge(&g, i, v) && kp_graph_edge(&g, j, v))
+                common[nc++] = v;
+        int creates;
+        if (cs <= 2)
+            creates = 1;
+        else if (cs == 3)
+            creates = nc > 0;
+        else {
+            creates = 0;
+            for (int a = 0; a < nc && !creates; a++)
+                for (int b = a + 1; b < nc && !creates; b++)
+                    creates = kp_graph_edge(&g, common[a], common[b]);
+            if (cs > 4)
+                creates = 1; /* only s <= 4 are built in */
+        }
+        if (creates)
+            continue;
+        kp_graph_set(&g, i, j, 1);
+        x[k] = 1;
+        added++;
+    }
+    return added;
+}
+
 #define RAMSEY_PROBLEM(S, T, NDEF)                                             \
     static void ramsey##S##T##_score(kp_score_t *s, const uint8_t *x, int n,   \
                                      void *ws)                                 \
@@ -443,6 +525,11 @@ static int ramsey_cert_read(uint8_t *x, int n, const json_t *root,
     {                                                                          \
         return ramsey_cert_read(x, n, root, m, S, T);                          \
     }                                                                          \
+    static size_t ramsey##S##T##_construct(uint8_t *x, const uint32_t *order,  \
+                                           int n, void *ws)                    \
+    {                                                                          \
+        return ramsey_construct(x, order, n, ws, S);                           \
+    }                                                                          \
     static double ramsey##S##T##_known_best(int n)                             \
     {                                                                          \
         return n <= NDEF ? 0.0 : NAN;                                          \
@@ -461,6 +548,7 @@ static int ramsey_cert_read(uint8_t *x, int n, const json_t *root,
         .score = ramsey##S##T##_score,                                         \
         .verify = ramsey##S##T##_verify,                                       \
         .known_best = ramsey##S##T##_known_best,                               \
+        .construct = ramsey##S##T##_construct,                                 \
         .cert_write = ramsey##S##T##_cert_write,                               \
         .cert_read = ramsey##S##T##_cert_read,                                 \
     };                                                                         \

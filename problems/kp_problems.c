@@ -9,6 +9,7 @@
 
 static const kp_problem_t *(*const builtins[])(void) = {
     kp_problem_capset,
+    kp_problem_wagner21, kp_problem_ramsey34, kp_problem_ramsey44,
 };
 
 const kp_problem_t *kp_problem_builtin_at(int i)

@@ -18,6 +18,9 @@ extern "C" {
 
 /* Built-in problems. */
 const kp_problem_t *kp_problem_capset(void);
+const kp_problem_t *kp_problem_wagner21(void); /* problems/graphs.c */
+const kp_problem_t *kp_problem_ramsey34(void);
+const kp_problem_t *kp_problem_ramsey44(void);
 
 /* The i-th built-in problem (i >= 0), or NULL past the last. */
 const kp_problem_t *kp_problem_builtin_at(int i);

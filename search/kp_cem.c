@@ -48,10 +48,41 @@ static double score_of(const kp_problem_t *pb, const uint8_t *x, int n,
     return isnan(s.value) ? -HUGE_VAL : s.value;
 }
 
+/* Graph objects also get "rotation" moves {u,v} -> {u,w} (one edge
+   swings around an endpoint): they keep the edge count and, on trees, the
+   connectivity, so leaves can migrate between centres without passing
+   through a disconnected graph. Move m < L flips bit m; m >= L encodes a
+   rotation as L + (edge index * n + w) * 2 + (which endpoint stays). */
+static int rotation(const uint8_t *x, int n, size_t L, size_t mv, size_t *del,
+                    size_t *add)
+{
+    size_t r = mv - L, e = r / 2 / (size_t)n;
+    int w = (int)(r / 2 % (size_t)n), keep = (int)(r % 2);
+    if (e >= L || !x[e])
+        return 0;
+    /* endpoints of edge e */
+    int i = 0;
+    size_t k = e;
+    while (k >= (size_t)(n - 1 - i)) {
+        k -= (size_t)(n - 1 - i);
+        i++;
+    }
+    int j = i + 1 + (int)k, u = keep ? j : i;
+    if (w == i || w == j)
+        return 0;
+    size_t f = kp_edge_index(u, w, n);
+    if (x[f])
+        return 0;
+    *del = e;
+    *add = f;
+    return 1;
+}
+
 double kp_cem_tabu(uint8_t *x, const kp_problem_t *pb, int n, int steps,
                    void *ws, kp_rng_t *rng, long *evals)
 {
     size_t L = pb->length(n);
+    size_t nmoves = L + (pb->kind == KP_OBJ_GRAPH ? L * (size_t)n * 2 : 0);
     long ev = 0;
     double cur = score_of(pb, x, n, ws), best = cur;
     ev++;
@@ -65,25 +96,48 @@ double kp_cem_tabu(uint8_t *x, const kp_problem_t *pb, int n, int steps,
     memcpy(bx, x, L);
     long tenure = (long)L / 8 + 1;
     for (long it = 1; it <= steps && L > 0; it++) {
-        size_t off = (size_t)kp_rng_below(rng, L), pick = L;
+        size_t off = (size_t)kp_rng_below(rng, nmoves), pick = nmoves;
+        size_t pd = 0, pa = 0;
         double pick_s = -HUGE_VAL;
-        for (size_t q = 0; q < L; q++) {
-            size_t k = (off + q) % L;
-            x[k] ^= 1;
-            double s = score_of(pb, x, n, ws);
-            x[k] ^= 1;
+        for (size_t q = 0; q < nmoves; q++) {
+            size_t mv = (off + q) % nmoves, d, a;
+            double s;
+            int is_tabu;
+            if (mv < L) {
+                d = a = mv;
+                x[mv] ^= 1;
+                s = score_of(pb, x, n, ws);
+                x[mv] ^= 1;
+                is_tabu = tabu[mv] >= it;
+            } else {
+                if (!rotation(x, n, L, mv, &d, &a))
+                    continue;
+                x[d] = 0;
+                x[a] = 1;
+                s = score_of(pb, x, n, ws);
+                x[d] = 1;
+                x[a] = 0;
+                is_tabu = tabu[d] >= it || tabu[a] >= it;
+            }
             ev++;
-            if ((tabu[k] >= it && s <= best) || s <= pick_s)
+            if ((is_tabu && s <= best) || s <= pick_s)
                 continue;
-            pick = k;
+            pick = mv;
+            pd = d;
+            pa = a;
             pick_s = s;
         }
-        if (pick == L)
+        if (pick == nmoves)
             break;
-        x[pick] ^= 1;
-        cur = pick_s;
         /* Vary the tenure a little so the walk does not cycle. */
-        tabu[pick] = it + tenure + (long)kp_rng_below(rng, (uint64_t)tenure);
+        long until = it + tenure + (long)kp_rng_below(rng, (uint64_t)tenure);
+        x[pd] ^= 1;
+        tabu[pd] = until;
+        if (pa != pd) {
+            x[pa] ^= 1;
+            tabu[pa] = until;
+        }
+        cur = pick_s;
         if (cur > best) {
             best = cur;
             memcpy(bx, x, L);

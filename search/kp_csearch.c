@@ -412,10 +412,13 @@ static void island_round(cs_island_t *isl, const cs_ctx_t *c, int round)
         }
         for (int gen = 0; gen < prm->generations; gen++)
             generation(isl, c);
-        /* Polish: restart the local search from the best program's object
-           when that is better than where the local search stands. */
+        /* Polish: the local search restarts from the best program's object
+           when that is the island's best and better than where the local
+           search stands (otherwise the local search keeps its own course:
+           a program's object is often a deep local optimum). */
         if (prm->local_moves > 0 && isl->n > 0 &&
-            (!isl->have_cur || isl->pop[0].score > isl->cur_score)) {
+            (!isl->have_cur || (isl->pop[0].score >= isl->best_score &&
+                                isl->pop[0].score > isl->cur_score))) {
             kp_score_t s;
             if (kp_cs_build(isl->cur, &s, &isl->pop[0].ind.e, c->p, c->n,
                             c->cols, isl->prio, isl->order, isl->keys,

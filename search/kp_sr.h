@@ -22,6 +22,41 @@
    random subset of batch_rows rows redrawn every round (as PySR's
    batching); the archive is re-scored on all rows before it is returned.
 
+   Checkpoints. With params.checkpoint set, the complete state between two
+   rounds is written to that file after the first round, then whenever
+   checkpoint_every seconds have passed since the last write, and when the
+   run ends (budget, exact solution or stop flag): island populations with
+   their constants, losses, RNG streams, fitness caches and archives, the
+   global archive, the policy (weights and Adam moments), the round,
+   evaluation and elapsed-time counters, the parameters that shape the
+   search, and fingerprints of the data and the grammar. The file is
+   replaced atomically (temporary file in the same directory, fsync,
+   rename, fsync of the directory), so a crash at any moment leaves the
+   previous or the new checkpoint, never a torn one. With params.resume set,
+   the run starts from that state instead of round 0: budgets count what
+   was spent before (max_rounds and max_evals are totals, time_limit counts
+   the elapsed seconds already recorded) and may differ from the first
+   run; threads may differ too. Since a checkpoint holds everything the
+   next round reads, a resumed run bounded by max_rounds or max_evals is
+   bit-identical to the uninterrupted run (seconds aside). The format is
+   binary, little-endian, with magic, version, payload length and an XXH3
+   checksum; a truncated, corrupt or mismatched checkpoint (other data,
+   grammar, seed, engine, islands, population, generations, policy sizes,
+   migrants, batch rows, archive size or exact_loss) is refused with
+   KP_EINPUT and a one-line message naming the file and the difference.
+
+   MPI. When built with --with-mpi (KP_HAVE_MPI) and MPI is initialised with
+   more than one rank in MPI_COMM_WORLD, every rank calls kp_sr_run with the
+   same arguments and runs `islands` islands of its own (global island
+   rank * islands + i, with the RNG stream of that global index); the ring
+   of migration spans all ranks, the policy is trained identically on every
+   rank on the samples and elites of all ranks (MPI_Allgather), budgets and
+   stop decisions are agreed collectively each round, and at the end rank
+   0's result holds the archive merged over all ranks (the other ranks keep
+   their own). Checkpoints are per rank: the file name gets ".rank<R>"
+   appended when there is more than one rank. One rank gives the same
+   result as a build without MPI.
+
    Ownership: kp_sr_result_init/clear. The grammar must be bound to the
    inputs. Reentrant (opens its own OpenMP parallel regions). */
 #ifndef KP_SR_H
@@ -82,6 +117,9 @@ typedef struct {
     void *is_exact_ctx;
     void (*progress)(const kp_sr_progress_t *pr, void *ctx);
     void *progress_ctx;
+    const char *checkpoint;  /* state file written between rounds; NULL: none */
+    double checkpoint_every; /* seconds between checkpoints; <= 0: each round */
+    const char *resume;      /* checkpoint to continue from; NULL: fresh run */
 } kp_sr_params_t;
 
 typedef struct {
@@ -94,6 +132,10 @@ typedef struct {
     int rounds;
     int exact_found;     /* is_exact confirmed the best entry */
     int interrupted;     /* *stop ended the run */
+    int resumed_rounds;  /* rounds taken from params.resume (0: fresh run) */
+    int checkpoints;     /* checkpoints written by this call */
+    int rank, nranks;    /* MPI rank and size (0 and 1 without MPI) */
+    long migrated_bytes; /* bytes this rank sent to other ranks */
 } kp_sr_result_t;
 
 /* Defaults for a laptop-class run. */
@@ -104,7 +146,10 @@ void kp_sr_result_clear(kp_sr_result_t *r);
 
 /* Runs the search on inputs cols[0..nvars-1] and target y (nrows rows, all
    finite). KP_OK (also when stopped by budget or signal: the archive holds
-   the best so far), KP_EINPUT for bad parameters, KP_ENOMEM. */
+   the best so far), KP_EINPUT for bad parameters, for a checkpoint that
+   cannot be read or does not match (message "FILE: ...", nothing run),
+   and for a checkpoint that cannot be written (the run stops there; r
+   holds the best so far), KP_ENOMEM. */
 int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
               const double *const *cols, int nvars, const double *y,
               size_t nrows, const kp_sr_params_t *p, kp_error_t *err);

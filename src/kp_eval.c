@@ -474,10 +474,38 @@ static void fold_dual(const cctx_t *cx, int pos, int k, double *v, double *t)
 /* ------------------------------------------------------------------ */
 /* Kernels                                                             */
 
+/* Jacobian: one instruction whose partial derivatives need buffers; d[x]
+   is the buffer (in units of a block) for the partial w.r.t. term x, or
+   -1. Terms: 0 is the vector operand a, 1 the operand b or the constant. */
+typedef struct {
+    uint8_t code, op;
+    uint16_t r, a, b;
+    int32_t d[2];
+    double c;
+} pins_t;
+
+/* Jacobian: one tangent operation, dst = sum_x t[x] * p[x] over nterm
+   terms. A NULL t is the scalar ts; a NULL p is register preg (when >= 0,
+   resolved per block: it may be an input column) or else the scalar ps.
+   pmask: the term also vanishes where p == 0 (partials that are defined
+   as 0 where the derivative does not exist). */
+typedef struct {
+    double *dst;
+    const double *t[2], *p[2];
+    double ts[2], ps[2];
+    int preg[2];
+    int nterm;
+    uint8_t pmask[2];
+} top_t;
+
 typedef void (*run_fn)(const ins_t *ins, int nins, double *const *ptr,
                        size_t n8);
 typedef void (*loss_fn)(double *acc, double *wacc, const double *p,
                         const double *y, const double *w, size_t n);
+typedef void (*part_fn)(const pins_t *pl, int np, double *const *ptr,
+                        double *D, size_t jb, size_t n8);
+typedef void (*tang_fn)(const top_t *ops, int nops, double *const *ptr,
+                        size_t n8);
 
 #define KP_EVAL_KERNEL 1
 #include "kp_eval.c"
@@ -494,6 +522,8 @@ typedef void (*loss_fn)(double *acc, double *wacc, const double *p,
 typedef struct {
     run_fn run;
     loss_fn loss;
+    part_fn part;
+    tang_fn tang;
 } kern_t;
 
 int kp_eval_isa_available(int isa)
@@ -541,16 +571,16 @@ const char *kp_eval_isa_name(int isa)
 
 static kern_t kern_get(int isa)
 {
-    kern_t k = {run_generic, loss_generic};
+    kern_t k = {run_generic, loss_generic, partials_generic,
+                tangents_generic};
     if (isa == KP_EVAL_ISA_AUTO)
         isa = kp_eval_isa_best();
 #if KP_EVAL_X86
     if (isa == KP_EVAL_ISA_AVX2) {
-        k.run = run_avx2;
-        k.loss = loss_avx2;
+        k = (kern_t){run_avx2, loss_avx2, partials_avx2, tangents_avx2};
     } else if (isa == KP_EVAL_ISA_AVX512) {
-        k.run = run_avx512;
-        k.loss = loss_avx512;
+        k = (kern_t){run_avx512, loss_avx512, partials_avx512,
+                     tangents_avx512};
     }
 #endif
     return k;
@@ -781,174 +811,343 @@ void kp_eval_mse_many(double *loss, const kp_expr_t *exprs, size_t n,
 #endif
 }
 
-/* Tangent of one instruction over n rows. Operands are given with a stride
-   so constants and zero tangents need no buffer. */
-static void tangent_loop(int op, double *t, const double *a, size_t sa,
-                         const double *b, size_t sb, const double *r,
-                         const double *ta, size_t sta, const double *tb,
-                         size_t stb, size_t n)
+/* ------------------------------------------------------------------ */
+/* Jacobian                                                            */
+
+/* Forward mode over the tape (one buffer per instruction): per block, run
+   the values with the usual kernels, then fill the buffers of the local
+   partial derivatives that need transcendental functions or divisions
+   (once, whatever the number of constants), then for each free constant k
+   propagate the tangents through the instructions that depend on k, with
+   multiply-adds only. Everything is lane-wise, so a row's derivatives do not
+   depend on the block either. */
+
+#define JWS_DOUBLES 12288 /* stack budget for Jacobian block buffers: 96 KB */
+#define JMAX_OPS 256      /* tangent operations kept on the stack */
+#define JMIN_BLK 32       /* below this many rows per block, use the heap */
+
+enum { PK_SCALAR, PK_REG, PK_BUF };
+
+/* One term of an instruction's tangent, p * t: t is the tangent of an
+   operand (instruction src, or the constant operand when src < 0), p the
+   partial derivative of the result w.r.t. that operand. */
+typedef struct {
+    uint64_t tdep; /* constants t depends on; 0: no term */
+    int src;
+    int kind;      /* PK_*: p is ps, the register preg, or a buffer */
+    int preg;
+    int pmask;
+    double ps;
+} jterm_t;
+
+static void jt_scalar(jterm_t *t, double v)
 {
-    for (size_t i = 0; i < n; i++)
-        t[i] = dual_rule(op, a[i * sa], b[i * sb], r[i], ta[i * sta],
-                         tb[i * stb]);
+    t->kind = PK_SCALAR;
+    t->ps = v;
+}
+
+static void jt_reg(jterm_t *t, int reg)
+{
+    t->kind = PK_REG;
+    t->preg = reg;
+}
+
+static void jt_buf(jterm_t *t, int pmask)
+{
+    t->kind = PK_BUF;
+    t->pmask = pmask;
+}
+
+/* The two terms of instruction j (term 0: the vector operand a; term 1: the
+   operand b or the constant). With r the result, the partials are
+   a+b: 1, 1; a-b: 1, -1; a*b: b, a; a/b: 1/b, -r/b; a**b: b a**(b-1) and
+   r log a, each 0 where b == 0 resp. r == 0 (x**0 is flat in x even where
+   x**-1 is not, 0**b is flat in b) and masked there; -a: -1; |a|: the sign
+   of a (0 at 0, masked); sqrt: 0.5/r; exp: r; log: 1/a; sin: cos a;
+   cos: -sin a; tan: 1 + r^2; asin, acos: +-1/sqrt(1 - a^2); atan:
+   1/(1 + a^2); sinh: cosh a; cosh: sinh a; tanh: 1 - r^2. These are the
+   rules of dual_rule, vectorised. K(partials) computes the PK_BUF ones. */
+static void jac_terms(const prog_t *p, const cctx_t *cx, int j, jterm_t t[2])
+{
+    const ins_t *in = &p->ins[j];
+    memset(t, 0, 2 * sizeof *t);
+    t[0].src = in->a;
+    t[0].tdep = is_slot(in->a) ? p->dep[in->a] : 0;
+    t[1].src = -1;
+    switch (in->code) {
+    case I_ADD_VV:
+    case I_SUB_VV:
+    case I_MUL_VV:
+    case I_DIV_VV:
+    case I_POW_VV:
+        t[1].src = in->b;
+        t[1].tdep = is_slot(in->b) ? p->dep[in->b] : 0;
+        break;
+    case I_ADD_VC:
+    case I_SUB_VC:
+    case I_SUB_CV:
+    case I_MUL_VC:
+    case I_DIV_VC:
+    case I_DIV_CV:
+    case I_POW_VC:
+    case I_POW_CV:
+        t[1].tdep = p->cpos[j] >= 0 ? cx->dep[p->cpos[j]] : 0;
+        break;
+    default:
+        break;
+    }
+    switch (in->code) {
+    case I_ADD_VV:
+    case I_ADD_VC:
+        jt_scalar(&t[0], 1.0);
+        jt_scalar(&t[1], 1.0);
+        break;
+    case I_SUB_VV:
+    case I_SUB_VC:
+        jt_scalar(&t[0], 1.0);
+        jt_scalar(&t[1], -1.0);
+        break;
+    case I_SUB_CV:
+        jt_scalar(&t[0], -1.0);
+        jt_scalar(&t[1], 1.0);
+        break;
+    case I_MUL_VV:
+        jt_reg(&t[0], in->b);
+        jt_reg(&t[1], in->a);
+        break;
+    case I_MUL_VC:
+        jt_scalar(&t[0], in->c);
+        jt_reg(&t[1], in->a);
+        break;
+    case I_DIV_VC:
+        jt_scalar(&t[0], 1.0 / in->c);
+        jt_buf(&t[1], 0);
+        break;
+    case I_DIV_VV:
+    case I_DIV_CV:
+        jt_buf(&t[0], 0);
+        jt_buf(&t[1], 0);
+        break;
+    case I_POW_VV:
+    case I_POW_VC:
+    case I_POW_CV:
+        jt_buf(&t[0], 1);
+        jt_buf(&t[1], 1);
+        break;
+    case I_POW0: /* constant 1 */
+        t[0].tdep = t[1].tdep = 0;
+        break;
+    case I_NEG:
+        jt_scalar(&t[0], -1.0);
+        break;
+    case I_ABS:
+        jt_buf(&t[0], 1);
+        break;
+    case I_MAP:
+        if (in->op == KP_OP_EXP)
+            jt_reg(&t[0], j); /* slot j holds the result */
+        else
+            jt_buf(&t[0], 0);
+        break;
+    default: /* I_POWHALF */
+        jt_buf(&t[0], 0);
+        break;
+    }
+}
+
+/* The Jacobian plan: the partial-derivative instructions and the tangent
+   operations (constant by constant), with the buffers they use. */
+typedef struct {
+    int nd, ndb, np, nops;
+    int16_t tix[MAX_INS];    /* tangent buffer of instruction j, or -1 */
+    int16_t dix[MAX_INS][2]; /* partial buffers of its terms, or -1 */
+} jplan_t;
+
+static void jac_count(jplan_t *pl, const prog_t *p, const cctx_t *cx)
+{
+    pl->nd = pl->ndb = pl->np = pl->nops = 0;
+    for (int j = 0; j < p->nins; j++) {
+        pl->tix[j] = pl->dix[j][0] = pl->dix[j][1] = -1;
+        if (!p->dep[j])
+            continue;
+        pl->tix[j] = (int16_t)pl->nd++;
+        pl->nops += __builtin_popcountll(p->dep[j]);
+        jterm_t t[2];
+        jac_terms(p, cx, j, t);
+        int used = 0;
+        for (int x = 0; x < 2; x++)
+            if (t[x].tdep && t[x].kind == PK_BUF) {
+                pl->dix[j][x] = (int16_t)pl->ndb++;
+                used = 1;
+            }
+        pl->np += used;
+    }
+}
+
+/* Fills pins and ops for buffers T (tangents), D (partials), R (the
+   root's tangent for each constant), each jb rows per buffer. */
+static void jac_build(pins_t *pins, top_t *ops, const jplan_t *pl,
+                      const prog_t *p, const cctx_t *cx, double *T, double *D,
+                      double *R, size_t jb)
+{
+    int np = 0, no = 0, root = p->root.reg;
+    for (int j = 0; j < p->nins; j++) {
+        if (pl->dix[j][0] < 0 && pl->dix[j][1] < 0)
+            continue;
+        const ins_t *in = &p->ins[j];
+        pins_t *q = &pins[np++];
+        q->code = in->code;
+        q->op = in->op;
+        q->r = (uint16_t)j;
+        q->a = in->a;
+        q->b = in->b;
+        q->c = in->c;
+        q->d[0] = pl->dix[j][0];
+        q->d[1] = pl->dix[j][1];
+    }
+    for (int k = 0; k < cx->nfree; k++)
+        for (int j = 0; j < p->nins; j++) {
+            if (!(p->dep[j] >> k & 1))
+                continue;
+            jterm_t t[2];
+            jac_terms(p, cx, j, t);
+            top_t *o = &ops[no++];
+            memset(o, 0, sizeof *o);
+            o->dst = j == root ? R + (size_t)k * jb : T + (size_t)pl->tix[j] * jb;
+            int n = 0;
+            for (int x = 0; x < 2; x++) {
+                if (!(t[x].tdep >> k & 1))
+                    continue;
+                if (t[x].src >= 0) {
+                    o->t[n] = T + (size_t)pl->tix[t[x].src] * jb;
+                } else {
+                    double v;
+                    fold_dual(cx, p->cpos[j], k, &v, &o->ts[n]);
+                }
+                o->preg[n] = -1;
+                if (t[x].kind == PK_SCALAR)
+                    o->ps[n] = t[x].ps;
+                else if (t[x].kind == PK_REG)
+                    o->preg[n] = t[x].preg;
+                else
+                    o->p[n] = D + (size_t)pl->dix[j][x] * jb;
+                o->pmask[n] = (uint8_t)t[x].pmask;
+                n++;
+            }
+            o->nterm = n;
+        }
+}
+
+static int jacobian_isa(double *out, double *jac, const kp_expr_t *e,
+                        const double *const *cols, size_t nrows, int isa)
+{
+    prog_t p;
+    cctx_t cx;
+    int rc = compile(&p, &cx, e, 1, 0);
+    if (rc != KP_OK)
+        return rc;
+    int nf = cx.nfree, ni = p.nins;
+
+    if (p.root.kind == OPD_CONST || !is_slot(p.root.reg)) {
+        /* A leaf or folded root: no instructions to run. */
+        for (int k = 0; k < nf; k++) {
+            double v = 0, t = 0;
+            if (p.root.kind == OPD_CONST && (p.root.dep >> k & 1))
+                fold_dual(&cx, p.root.pos, k, &v, &t);
+            for (size_t i = 0; i < nrows; i++)
+                jac[(size_t)k * nrows + i] = t;
+        }
+        if (p.root.kind == OPD_CONST)
+            for (size_t i = 0; i < nrows; i++)
+                out[i] = p.root.c;
+        else
+            memcpy(out, cols[p.varmap[p.root.reg - REG_VAR0]],
+                   nrows * sizeof *out);
+        return KP_OK;
+    }
+    if (nrows == 0)
+        return KP_OK;
+
+    jplan_t pl;
+    jac_count(&pl, &p, &cx);
+    /* Per row: values, tangents, partials, root tangents. */
+    size_t perrow = (size_t)ni + (size_t)pl.nd + (size_t)pl.ndb + (size_t)nf;
+    size_t fixed = (size_t)p.nvar * 8;
+    size_t jb = fixed < JWS_DOUBLES ? (JWS_DOUBLES - fixed) / perrow : 0;
+    jb = jb > BLK ? BLK : jb & ~(size_t)7;
+    _Alignas(64) double stk[JWS_DOUBLES];
+    top_t ops_stk[JMAX_OPS];
+    pins_t pins_stk[JMAX_OPS / 2];
+    double *ws = stk;
+    top_t *ops = ops_stk;
+    pins_t *pins = pins_stk;
+    void *heap = NULL;
+    if (jb < JMIN_BLK || pl.nops > JMAX_OPS || pl.np > JMAX_OPS / 2) {
+        /* Large expressions: one allocation for everything. */
+        if (jb < JMIN_BLK)
+            jb = 2 * JMIN_BLK;
+        size_t nws = fixed + jb * perrow;
+        size_t bytes = nws * sizeof(double) + (size_t)pl.nops * sizeof(top_t) +
+                       (size_t)pl.np * sizeof(pins_t);
+        heap = malloc(bytes);
+        if (!heap)
+            return KP_ENOMEM;
+        ws = heap;
+        ops = (top_t *)(ws + nws);
+        pins = (pins_t *)(ops + pl.nops);
+    }
+    double *tail = ws;
+    double *V = tail + fixed;
+    double *T = V + (size_t)ni * jb;
+    double *D = T + (size_t)pl.nd * jb;
+    double *R = D + (size_t)pl.ndb * jb;
+    jac_build(pins, ops, &pl, &p, &cx, T, D, R, jb);
+
+    double *ptr[NREGS];
+    for (int j = 0; j < ni; j++)
+        ptr[j] = V + (size_t)j * jb;
+    kern_t kern = kern_get(isa);
+    int root = p.root.reg;
+    for (size_t r0 = 0; r0 < nrows;) {
+        /* Whole vectors read the columns in place; the last nrows % 8 rows
+           go through zero-padded copies. */
+        size_t n = nrows - r0, n8 = 8;
+        if (n >= 8) {
+            n = n > jb ? jb : n & ~(size_t)7;
+            n8 = n;
+        }
+        set_vars(ptr, &p, cols, r0, n, tail);
+        kern.run(p.ins, ni, ptr, n8);
+        if (pl.np)
+            kern.part(pins, pl.np, ptr, D, jb, n8);
+        if (pl.nops)
+            kern.tang(ops, pl.nops, ptr, n8);
+        memcpy(out + r0, ptr[root], n * sizeof *out);
+        for (int k = 0; k < nf; k++) {
+            double *jk = jac + (size_t)k * nrows + r0;
+            if (p.dep[root] >> k & 1)
+                memcpy(jk, R + (size_t)k * jb, n * sizeof *jk);
+            else
+                memset(jk, 0, n * sizeof *jk);
+        }
+        r0 += n;
+    }
+    free(heap);
+    return KP_OK;
 }
 
 int kp_eval_jacobian(double *out, double *jac, const kp_expr_t *e,
                      const double *const *cols, size_t nrows)
 {
-    prog_t *p = malloc(sizeof *p);
-    cctx_t *cx = malloc(sizeof *cx);
-    if (!p || !cx) {
-        free(p);
-        free(cx);
-        return KP_ENOMEM;
-    }
-    int rc = compile(p, cx, e, 1, 0);
-    if (rc != KP_OK) {
-        free(p);
-        free(cx);
-        return rc;
-    }
-    int nf = cx->nfree, ni = p->nins;
-    const double zero = 0.0;
+    return jacobian_isa(out, jac, e, cols, nrows, KP_EVAL_ISA_AUTO);
+}
 
-    if (p->root.kind == OPD_CONST || !is_slot(p->root.reg)) {
-        /* A leaf or folded root: no instructions to run. */
-        for (int k = 0; k < nf; k++) {
-            double v = 0, t = 0;
-            if (p->root.kind == OPD_CONST && (p->root.dep >> k & 1))
-                fold_dual(cx, p->root.pos, k, &v, &t);
-            for (size_t i = 0; i < nrows; i++)
-                jac[(size_t)k * nrows + i] = t;
-        }
-        if (p->root.kind == OPD_CONST)
-            for (size_t i = 0; i < nrows; i++)
-                out[i] = p->root.c;
-        else
-            memcpy(out, cols[p->varmap[p->root.reg - REG_VAR0]],
-                   nrows * sizeof *out);
-        free(p);
-        free(cx);
-        return KP_OK;
-    }
-
-    /* Rows per block: values and tangents of every instruction. */
-    size_t jb = round8((size_t)(65536 / (ni + 1)));
-    if (jb > BLK)
-        jb = BLK;
-    if (jb < 8)
-        jb = 8;
-    size_t nws = 2 * (size_t)ni * jb + (size_t)p->nvar * 8 + 8;
-    double *V = malloc(nws * sizeof *V);
-    double *ctan = malloc(((size_t)ni * (size_t)(nf ? nf : 1)) * sizeof *ctan);
-    double **ptr = malloc(NREGS * sizeof *ptr);
-    uint8_t *tz = malloc((size_t)ni);
-    if (!V || !ctan || !ptr || !tz) {
-        free(V);
-        free(ctan);
-        free(ptr);
-        free(tz);
-        free(p);
-        free(cx);
-        return KP_ENOMEM;
-    }
-    double *T = V + (size_t)ni * jb;
-    double *tail = T + (size_t)ni * jb;
-    for (int j = 0; j < ni; j++) {
-        ptr[j] = V + (size_t)j * jb;
-        for (int k = 0; k < nf; k++) {
-            double v = 0, t = 0;
-            if (p->cpos[j] >= 0 && (p->dep[j] >> k & 1))
-                fold_dual(cx, p->cpos[j], k, &v, &t);
-            ctan[(size_t)j * nf + k] = t;
-        }
-    }
-    kern_t kern = kern_get(KP_EVAL_ISA_AUTO);
-    int root = p->root.reg;
-    for (size_t r0 = 0; r0 < nrows; r0 += jb) {
-        size_t n = nrows - r0 < jb ? nrows - r0 : jb;
-        size_t nf8 = n & ~(size_t)7;
-        /* Values: whole vectors in place, then the padded tail. */
-        if (nf8) {
-            set_vars(ptr, p, cols, r0, nf8, tail);
-            kern.run(p->ins, ni, ptr, nf8);
-        }
-        if (nf8 < n) {
-            for (int j = 0; j < ni; j++)
-                ptr[j] += nf8;
-            set_vars(ptr, p, cols, r0 + nf8, n - nf8, tail);
-            kern.run(p->ins, ni, ptr, 8);
-            for (int j = 0; j < ni; j++)
-                ptr[j] -= nf8;
-        }
-        /* The tangent loops read n rows of the variables in place. */
-        for (int j = 0; j < p->nvar; j++)
-            ptr[REG_VAR0 + j] = (double *)(uintptr_t)(cols[p->varmap[j]] + r0);
-        memcpy(out + r0, ptr[root], n * sizeof *out);
-        for (int k = 0; k < nf; k++) {
-            for (int j = 0; j < ni; j++) {
-                const ins_t *in = &p->ins[j];
-                if (!(p->dep[j] >> k & 1)) {
-                    tz[j] = 1;
-                    continue;
-                }
-                tz[j] = 0;
-                const double *A = ptr[in->a], *B = ptr[in->b];
-                const double *TA = &zero, *TB = &zero;
-                size_t sa = 1, sb = 1, sta = 0, stb = 0;
-                const double *ct = &ctan[(size_t)j * nf + k];
-                if (is_slot(in->a) && !tz[in->a]) {
-                    TA = T + (size_t)in->a * jb;
-                    sta = 1;
-                }
-                if (is_slot(in->b) && !tz[in->b]) {
-                    TB = T + (size_t)in->b * jb;
-                    stb = 1;
-                }
-                switch (in->code) {
-                case I_ADD_VC:
-                case I_SUB_VC:
-                case I_MUL_VC:
-                case I_DIV_VC:
-                case I_POW_VC:
-                case I_POW0:
-                    B = &in->c;
-                    sb = 0;
-                    TB = ct;
-                    stb = 0;
-                    break;
-                case I_SUB_CV:
-                case I_DIV_CV:
-                case I_POW_CV:
-                    /* The constant is the left operand. */
-                    B = A;
-                    TB = TA;
-                    stb = sta;
-                    A = &in->c;
-                    sa = 0;
-                    TA = ct;
-                    sta = 0;
-                    break;
-                default:
-                    break;
-                }
-                tangent_loop(in->op, T + (size_t)j * jb, A, sa, B, sb,
-                             ptr[j], TA, sta, TB, stb, n);
-            }
-            double *jk = jac + (size_t)k * nrows + r0;
-            if (tz[root])
-                memset(jk, 0, n * sizeof *jk);
-            else
-                memcpy(jk, T + (size_t)root * jb, n * sizeof *jk);
-        }
-    }
-    free(V);
-    free(ctan);
-    free(ptr);
-    free(tz);
-    free(p);
-    free(cx);
-    return KP_OK;
+int kp_eval_jacobian_with_isa(double *out, double *jac, const kp_expr_t *e,
+                              const double *const *cols, size_t nrows, int isa)
+{
+    if (!kp_eval_isa_available(isa))
+        return KP_EINPUT;
+    return jacobian_isa(out, jac, e, cols, nrows, isa);
 }
 
 #else /* KP_EVAL_KERNEL: one instance of the kernels */
@@ -1113,6 +1312,29 @@ KFN2(pow, u10)
 #define LA KLD(a + i)
 #define LB KLD(b + i)
 
+/* sinh or cosh (op) in place. SLEEF overflows past |x| = 709 although the
+   result is finite up to 710.47: use exp(|x|/2)^2 / 2 there, one lane at a
+   time (rare). */
+static inline KTGT void K(vhyp)(v8d *v, int op)
+{
+    v8d x = *v, r = x;
+    int big = 0;
+    if (op == KP_OP_SINH)
+        K(vsinh)(&r);
+    else
+        K(vcosh)(&r);
+    for (int l = 0; l < 8; l++)
+        big |= fabs(x[l]) > 709.0;
+    if (big)
+        for (int l = 0; l < 8; l++)
+            if (fabs(x[l]) > 709.0 && isfinite(x[l])) {
+                double h = exp(0.5 * fabs(x[l]));
+                double w = (0.5 * h) * h;
+                r[l] = op == KP_OP_SINH ? copysign(w, x[l]) : w;
+            }
+    *v = r;
+}
+
 /* Runs the instruction list on n8 rows (a multiple of 8). */
 static KTGT void K(run)(const ins_t *ins, int nins, double *const *ptr,
                         size_t n8)
@@ -1172,25 +1394,9 @@ static KTGT void K(run)(const ins_t *ins, int nins, double *const *ptr,
             case KP_OP_SINH:
             case KP_OP_COSH:
                 for (size_t i = 0; i < n8; i += 8) {
-                    v8d x = LA, r = x;
-                    int big = 0;
-                    if (in->op == KP_OP_SINH)
-                        K(vsinh)(&r);
-                    else
-                        K(vcosh)(&r);
-                    for (int l = 0; l < 8; l++)
-                        big |= fabs(x[l]) > 709.0;
-                    /* SLEEF overflows past |x| = 709 although the result
-                       is finite up to 710.47: use exp(|x|/2)^2 / 2 there,
-                       one lane at a time (rare). */
-                    if (big)
-                        for (int l = 0; l < 8; l++)
-                            if (fabs(x[l]) > 709.0 && isfinite(x[l])) {
-                                double h = exp(0.5 * fabs(x[l]));
-                                double v = (0.5 * h) * h;
-                                r[l] = in->op == KP_OP_SINH ? copysign(v, x[l]) : v;
-                            }
-                    KST(d + i, r);
+                    v8d x = LA;
+                    K(vhyp)(&x, in->op);
+                    KST(d + i, x);
                 }
                 break;
             case KP_OP_TANH: KMAP(K(vtanh)); break;
@@ -1238,6 +1444,157 @@ static KTGT void K(loss)(double *acc, double *wacc, const double *p,
         }
     }
 }
+
+/* Keeps the lanes of x where m is set, zeroes the others. */
+#define KSEL(x, m) ((v8d)((v8l)(x) & (m)))
+/* dst[i] = expr over n8 rows, with A, B, R the operands and the result. */
+#define PLOOP(dst, expr)                                                     \
+    if (dst)                                                                 \
+        for (size_t i = 0; i < n8; i += 8) {                                 \
+            v8d A = LA, B = LB, R = KLD(r + i);                              \
+            (void)A, (void)B, (void)R;                                       \
+            KST((dst) + i, (expr));                                          \
+        }
+/* f(x) and pow(x, y) as expressions. */
+#define KAPPLY(f, x) ({ v8d u_ = (x); f(&u_); u_; })
+#define KPOW2(x, y) ({ v8d u_ = (x), w_ = (y); K(vpow)(&u_, &w_); u_; })
+
+/* Fills the partial-derivative buffers of the Jacobian plan (see
+   jac_terms for the formulas) on n8 rows. */
+static KTGT void K(partials)(const pins_t *pl, int np, double *const *ptr,
+                             double *D, size_t jb, size_t n8)
+{
+    const v8d z = KSPLAT(0.0), one = KSPLAT(1.0), half = KSPLAT(0.5);
+    for (int j = 0; j < np; j++) {
+        const pins_t *in = &pl[j];
+        const double *a = ptr[in->a], *b = ptr[in->b], *r = ptr[in->r];
+        double *d0 = in->d[0] >= 0 ? D + (size_t)in->d[0] * jb : NULL;
+        double *d1 = in->d[1] >= 0 ? D + (size_t)in->d[1] * jb : NULL;
+        const v8d c = KSPLAT(in->c), cm1 = KSPLAT(in->c - 1.0);
+        switch (in->code) {
+        case I_DIV_VV:
+            PLOOP(d0, one / B);
+            PLOOP(d1, -(R / B));
+            break;
+        case I_DIV_VC:
+            PLOOP(d1, -(R / c));
+            break;
+        case I_DIV_CV:
+            PLOOP(d0, -(R / A));
+            PLOOP(d1, one / A);
+            break;
+        case I_POW_VV:
+            PLOOP(d0, KSEL(B * KPOW2(A, B - one), B != z));
+            PLOOP(d1, KSEL(R * KAPPLY(K(vlog), A), R != z));
+            break;
+        case I_POW_VC:
+            PLOOP(d0, KSEL(c * KPOW2(A, cm1), c != z));
+            PLOOP(d1, KSEL(R * KAPPLY(K(vlog), A), R != z));
+            break;
+        case I_POW_CV: {
+            v8d lc = c;
+            K(vlog)(&lc);
+            PLOOP(d0, KSEL(R * lc, R != z));
+            PLOOP(d1, KSEL(A * KPOW2(c, A - one), A != z));
+            break;
+        }
+        case I_POWHALF:
+            PLOOP(d0, half / R);
+            break;
+        case I_ABS:
+            PLOOP(d0, KSEL(one, A > z) - KSEL(one, A < z));
+            break;
+        case I_MAP:
+            switch (in->op) {
+            case KP_OP_SQRT: PLOOP(d0, half / R); break;
+            case KP_OP_LOG: PLOOP(d0, one / A); break;
+            case KP_OP_SIN: PLOOP(d0, KAPPLY(K(vcos), A)); break;
+            case KP_OP_COS: PLOOP(d0, -KAPPLY(K(vsin), A)); break;
+            case KP_OP_TAN: PLOOP(d0, one + R * R); break;
+            case KP_OP_ASIN:
+                PLOOP(d0, one / KAPPLY(K(vsqrt), one - A * A));
+                break;
+            case KP_OP_ACOS:
+                PLOOP(d0, -(one / KAPPLY(K(vsqrt), one - A * A)));
+                break;
+            case KP_OP_ATAN: PLOOP(d0, one / (one + A * A)); break;
+            case KP_OP_SINH:
+            case KP_OP_COSH:
+                for (size_t i = 0; i < n8; i += 8) {
+                    v8d x = LA;
+                    K(vhyp)(&x, in->op == KP_OP_SINH ? KP_OP_COSH : KP_OP_SINH);
+                    KST(d0 + i, x);
+                }
+                break;
+            case KP_OP_TANH: PLOOP(d0, one - R * R); break;
+            default: PLOOP(d0, z); break;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Runs a list of tangent operations on n8 rows: dst = sum over the terms
+   of t * p, a term counting only where t != 0 (and p != 0 when pmask), so
+   that a zero tangent never meets an infinite or NaN partial. Scalars are
+   splatted into a small buffer read with index mask 0. */
+static KTGT void K(tangents)(const top_t *ops, int nops, double *const *ptr,
+                             size_t n8)
+{
+    _Alignas(64) double sb[4][8];
+    const v8d z = KSPLAT(0.0);
+    const v8l all = {-1, -1, -1, -1, -1, -1, -1, -1};
+    for (int o = 0; o < nops; o++) {
+        const top_t *op = &ops[o];
+        double *d = op->dst;
+        const double *t[2] = {sb[0], sb[1]}, *p[2] = {sb[2], sb[3]};
+        size_t tm[2] = {0, 0}, pm[2] = {0, 0};
+        v8l pk[2];
+        for (int x = 0; x < op->nterm; x++) {
+            if (op->t[x]) {
+                t[x] = op->t[x];
+                tm[x] = ~(size_t)0;
+            } else {
+                for (int l = 0; l < 8; l++)
+                    sb[x][l] = op->ts[x];
+            }
+            if (op->p[x] || op->preg[x] >= 0) {
+                p[x] = op->p[x] ? op->p[x] : ptr[op->preg[x]];
+                pm[x] = ~(size_t)0;
+            } else {
+                for (int l = 0; l < 8; l++)
+                    sb[2 + x][l] = op->ps[x];
+            }
+            pk[x] = op->pmask[x] ? (v8l)z : all;
+        }
+        switch (op->nterm) {
+        case 0:
+            for (size_t i = 0; i < n8; i += 8)
+                KST(d + i, z);
+            break;
+        case 1:
+            for (size_t i = 0; i < n8; i += 8) {
+                v8d t0 = KLD(t[0] + (i & tm[0])), p0 = KLD(p[0] + (i & pm[0]));
+                KST(d + i, KSEL(t0 * p0, (t0 != z) & ((p0 != z) | pk[0])));
+            }
+            break;
+        default:
+            for (size_t i = 0; i < n8; i += 8) {
+                v8d t0 = KLD(t[0] + (i & tm[0])), p0 = KLD(p[0] + (i & pm[0]));
+                v8d t1 = KLD(t[1] + (i & tm[1])), p1 = KLD(p[1] + (i & pm[1]));
+                KST(d + i, KSEL(t0 * p0, (t0 != z) & ((p0 != z) | pk[0])) +
+                               KSEL(t1 * p1, (t1 != z) & ((p1 != z) | pk[1])));
+            }
+            break;
+        }
+    }
+}
+#undef KSEL
+#undef PLOOP
+#undef KAPPLY
+#undef KPOW2
 
 #undef KLOOP
 #undef KMAP

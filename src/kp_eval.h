@@ -27,7 +27,8 @@
    output arrays do not overlap the inputs.
 
    Reentrant and thread-safe: all scratch space lives on the caller's stack
-   (about 100 KB per call) except for kp_eval_jacobian, which allocates. */
+   (about 100 KB per call; kp_eval_jacobian about 170 KB, and it allocates
+   only for expressions too large for that, a few hundred tokens). */
 #ifndef KP_EVAL_H
 #define KP_EVAL_H
 
@@ -100,6 +101,12 @@ void kp_eval_mse_many(double *loss, const kp_expr_t *exprs, size_t n,
    KP_EINPUT (e malformed), or KP_ENOMEM. */
 int kp_eval_jacobian(double *out, double *jac, const kp_expr_t *e,
                      const double *const *cols, size_t nrows);
+
+/* As kp_eval_jacobian with the given instruction set; KP_EINPUT also when
+   isa is not available. For tests and benchmarks. */
+int kp_eval_jacobian_with_isa(double *out, double *jac, const kp_expr_t *e,
+                              const double *const *cols, size_t nrows,
+                              int isa);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,8 @@
    of the Pareto front to the verifier (kp_verify), which recomputes its
    scores on all rows and decides `exact` with exact arithmetic, and writes
    the JSON, CSV and SVG outputs from the verified front. */
+#include "config.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -18,6 +20,9 @@
 #include "kp_grammar.h"
 #include "kp_sr.h"
 #include "kp_verify.h"
+#ifdef KP_HAVE_MPI
+#include <mpi.h>
+#endif
 
 static void fit_help(FILE *f)
 {
@@ -42,6 +47,10 @@ static void fit_help(FILE *f)
         "  --islands N         evolution islands (default 4)\n"
         "  --population N      individuals per island (default 128)\n"
         "  --batch-rows N      mini-batch size for large data (default 2000; 0: off)\n"
+        "  --checkpoint FILE   save the search state to FILE between rounds\n"
+        "  --checkpoint-every SECONDS  how often (default 60; also at the end)\n"
+        "  --resume FILE       continue the run saved in FILE (same data and\n"
+        "                      options; budgets count what was already spent)\n"
         "  --quiet             no progress line, no summary\n"
         "  -h, --help          show this help\n\n"
         "The search stops at the budget, on Ctrl-C (results are still written),\n"
@@ -52,6 +61,7 @@ static void fit_help(FILE *f)
 
 typedef struct {
     const char *data, *target, *grammar, *json, *csv, *plot;
+    const char *checkpoint, *resume;
     int force, quiet;
     kp_sr_params_t sr;
 } fit_opts_t;
@@ -74,12 +84,16 @@ static int parse_fit_args(fit_opts_t *o, int argc, char **argv)
         {"islands", required_argument, NULL, 'I'},
         {"population", required_argument, NULL, 'P'},
         {"batch-rows", required_argument, NULL, 'B'},
+        {"checkpoint", required_argument, NULL, 'C'},
+        {"checkpoint-every", required_argument, NULL, 'K'},
+        {"resume", required_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     kp_sr_params_default(&o->sr);
     o->sr.time_limit = 60;
+    o->sr.checkpoint_every = 60;
     o->grammar = "physics";
     optind = 1;
     opterr = 0;
@@ -140,6 +154,12 @@ static int parse_fit_args(fit_opts_t *o, int argc, char **argv)
             if ((v = kp_cli_parse_count("fit", "--batch-rows", optarg, 0, 1L << 40)) < 0)
                 return -1;
             o->sr.batch_rows = (size_t)v;
+            break;
+        case 'C': o->checkpoint = optarg; break;
+        case 'r': o->resume = optarg; break;
+        case 'K':
+            if ((o->sr.checkpoint_every = kp_cli_parse_seconds("fit", "--checkpoint-every", optarg)) < 0)
+                return -1;
             break;
         case 'h':
             fit_help(stdout);
@@ -210,12 +230,47 @@ static void progress_cb(const kp_sr_progress_t *pr, void *ctx)
     fflush(stderr);
 }
 
+static int fit_main(int argc, char **argv);
+
+/* Under mpirun every rank runs the same command: kp_sr_run spreads the
+   islands over the ranks, and only rank 0 prints and writes outputs. */
 int kp_cli_fit(int argc, char **argv)
+{
+#ifdef KP_HAVE_MPI
+    int provided, init = 0;
+    MPI_Initialized(&init);
+    if (!init)
+        MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    int status = fit_main(argc, argv);
+    int worst = status;
+    MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (!init)
+        MPI_Finalize();
+    return worst;
+#else
+    return fit_main(argc, argv);
+#endif
+}
+
+static int fit_main(int argc, char **argv)
 {
     fit_opts_t o;
     int rc = parse_fit_args(&o, argc, argv);
     if (rc != 0)
         return rc < 0 ? KP_EXIT_USAGE : KP_EXIT_OK;
+#ifdef KP_HAVE_MPI
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank != 0) { /* rank 0 alone prints and writes */
+        if (check_output(o.json, o.force) || check_output(o.csv, o.force) ||
+            check_output(o.plot, o.force))
+            return KP_EXIT_USAGE;
+        o.json = o.csv = o.plot = NULL;
+        o.quiet = 1;
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            return KP_EXIT_INTERNAL;
+    }
+#endif
     if (check_output(o.json, o.force) || check_output(o.csv, o.force) ||
         check_output(o.plot, o.force))
         return KP_EXIT_USAGE;
@@ -265,6 +320,8 @@ int kp_cli_fit(int argc, char **argv)
     o.sr.progress = progress_cb;
     o.sr.progress_ctx = &fc;
     o.sr.max_complexity = kp_grammar_max_length(&g) * 4;
+    o.sr.checkpoint = o.checkpoint;
+    o.sr.resume = o.resume;
     kp_cli_catch_signals();
 
     kp_sr_result_t res;
@@ -278,12 +335,16 @@ int kp_cli_fit(int argc, char **argv)
     }
     if (fc.tty)
         fputs("\r\033[K", stderr);
-    if (status == KP_EXIT_OK) {
+    /* A checkpoint that could not be written stops the run with an error,
+       but what was found until then is still written. */
+    if (status == KP_EXIT_OK || res.rounds > res.resumed_rounds) {
         fit_report_t rep;
         fit_report_build(&rep, &res, fc.have_proven ? &fc.proven : NULL, &g,
                          &fp, &o.sr);
-        status = fit_report_write(&rep, &fp, &o.sr, o.json, o.csv, o.plot,
+        int ws = fit_report_write(&rep, &fp, &o.sr, o.json, o.csv, o.plot,
                                   o.quiet, o.data);
+        if (status == KP_EXIT_OK)
+            status = ws;
         fit_report_clear(&rep);
     }
     kp_sr_result_clear(&res);

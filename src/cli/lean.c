@@ -274,7 +274,7 @@ int kp_cli_lean(int argc, char **argv)
     else if (problem != NULL && strcmp(problem, "wagner21") == 0)
         status = lean_graph(root, problem, in, out, flags);
     else if (problem != NULL) {
-        char msg[160];
+        char msg[192];
         snprintf(msg, sizeof msg, "no Lean export for problem '%.100s' (capset and wagner21 have one)",
                  problem);
         status = bad_field(in, msg);

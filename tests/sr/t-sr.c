@@ -164,3 +164,258 @@ Test(sr, rejects_bad_parameters, .init = setup, .fini = teardown)
     cr_assert_eq(kp_sr_run(&r, &g, cols, 2, yc, 0, &p, &err), KP_EINPUT);
     kp_sr_result_clear(&r);
 }
+
+/* ---- Checkpoints ---- */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char ck_dir[64];
+
+static const char *ck_path(const char *name)
+{
+    static char buf[4][128];
+    static int k;
+    if (ck_dir[0] == '\0') {
+        strcpy(ck_dir, "/tmp/kp-sr-ckpt.XXXXXX");
+        cr_assert_not_null(mkdtemp(ck_dir));
+    }
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", ck_dir, name);
+    return buf[k];
+}
+
+static void ck_cleanup(void)
+{
+    if (ck_dir[0] != '\0') {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", ck_dir);
+        cr_assert_eq(system(cmd), 0);
+        ck_dir[0] = '\0';
+    }
+}
+
+static void ck_teardown(void)
+{
+    ck_cleanup();
+    teardown();
+}
+
+static void ck_params(kp_sr_params_t *p, int engine)
+{
+    small_params(p);
+    p->engine = engine;
+    p->population = 32;
+    p->policy_batch = 32;
+    p->generations = 2;
+    p->seed = 23;
+}
+
+/* Runs with p and returns KP status; r must be initialised. */
+static int run(kp_sr_result_t *r, const kp_sr_params_t *p, kp_error_t *err)
+{
+    return kp_sr_run(r, &g, cols, 2, yc, N, p, err);
+}
+
+Test(sr, resumed_run_is_bit_identical_to_an_uninterrupted_one, .init = setup,
+     .fini = ck_teardown, .timeout = 120)
+{
+    for (int engine = KP_SR_HYBRID; engine <= KP_SR_POLICY; engine++)
+        for (int batch = 0; batch <= 1; batch++) {
+            kp_sr_params_t p;
+            ck_params(&p, engine);
+            p.batch_rows = batch ? 64 : 0;
+            p.max_rounds = 4;
+            p.threads = 1;
+            kp_sr_result_t a, b, c;
+            kp_sr_result_init(&a, p.max_complexity);
+            cr_assert_eq(run(&a, &p, NULL), KP_OK);
+
+            /* Two rounds with a checkpoint after each, then resume with two
+               threads up to the same total of four rounds. */
+            p.max_rounds = 2;
+            p.checkpoint = ck_path("run.ckpt");
+            p.checkpoint_every = 0;
+            kp_sr_result_init(&b, p.max_complexity);
+            cr_assert_eq(run(&b, &p, NULL), KP_OK);
+            cr_assert_eq(b.checkpoints, 2);
+            cr_assert_eq(access(ck_path("run.ckpt"), R_OK), 0);
+            p.max_rounds = 4;
+            p.threads = 2;
+            p.resume = ck_path("run.ckpt");
+            p.checkpoint = NULL;
+            kp_sr_result_init(&c, p.max_complexity);
+            kp_error_t err;
+            cr_assert_eq(run(&c, &p, &err), KP_OK, "%s", err.msg);
+            cr_assert_eq(c.resumed_rounds, 2, "engine %d", engine);
+            cr_assert_eq(c.rounds, 4);
+            cr_assert_eq(c.evaluations, a.evaluations, "engine %d batch %d",
+                         engine, batch);
+            cr_assert_eq(c.rows_evaluated, a.rows_evaluated);
+            assert_same_archive(&a.archive, &c.archive);
+            /* The elapsed time of the first part is counted. */
+            cr_assert_geq(c.seconds, b.seconds);
+            kp_sr_result_clear(&a);
+            kp_sr_result_clear(&b);
+            kp_sr_result_clear(&c);
+        }
+}
+
+Test(sr, resuming_a_finished_run_returns_its_archive, .init = setup,
+     .fini = ck_teardown, .timeout = 60)
+{
+    kp_sr_params_t p;
+    ck_params(&p, KP_SR_HYBRID);
+    p.max_rounds = 2;
+    p.checkpoint = ck_path("done.ckpt");
+    p.checkpoint_every = 1e9; /* only the first and the final write */
+    kp_sr_result_t a, b;
+    kp_sr_result_init(&a, p.max_complexity);
+    cr_assert_eq(run(&a, &p, NULL), KP_OK);
+    cr_assert_eq(a.checkpoints, 2);
+    p.checkpoint = NULL;
+    p.resume = ck_path("done.ckpt");
+    kp_sr_result_init(&b, p.max_complexity);
+    cr_assert_eq(run(&b, &p, NULL), KP_OK);
+    cr_assert_eq(b.rounds, 2);
+    cr_assert_eq(b.evaluations, a.evaluations);
+    assert_same_archive(&a.archive, &b.archive);
+    kp_sr_result_clear(&a);
+    kp_sr_result_clear(&b);
+}
+
+static unsigned char *slurp(const char *path, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc((size_t)*n);
+    cr_assert_eq(fread(buf, 1, (size_t)*n, f), (size_t)*n);
+    fclose(f);
+    return buf;
+}
+
+static void spill(const char *path, const unsigned char *buf, long n)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+}
+
+/* Resuming from path with p must fail with KP_EINPUT and a message that
+   names the file and contains what. */
+static void assert_refused(kp_sr_params_t *p, const char *path,
+                           const char *what)
+{
+    kp_sr_result_t r;
+    kp_error_t err;
+    p->resume = path;
+    p->checkpoint = NULL;
+    kp_sr_result_init(&r, p->max_complexity);
+    cr_assert_eq(run(&r, p, &err), KP_EINPUT, "%s accepted", what);
+    cr_assert_str_eq(err.file, path);
+    cr_assert_not_null(strstr(err.msg, what), "message '%s' lacks '%s'",
+                       err.msg, what);
+    cr_assert_null(strchr(err.msg, '\n'));
+    cr_assert_eq(r.rounds, 0);
+    kp_sr_result_clear(&r);
+}
+
+Test(sr, corrupt_or_mismatched_checkpoints_are_refused, .init = setup,
+     .fini = ck_teardown, .timeout = 60)
+{
+    kp_sr_params_t p;
+    ck_params(&p, KP_SR_HYBRID);
+    p.max_rounds = 1;
+    p.checkpoint = ck_path("good.ckpt");
+    kp_sr_result_t r;
+    kp_sr_result_init(&r, p.max_complexity);
+    cr_assert_eq(run(&r, &p, NULL), KP_OK);
+    kp_sr_result_clear(&r);
+    long n;
+    unsigned char *buf = slurp(ck_path("good.ckpt"), &n);
+    cr_assert_gt(n, 1000);
+
+    /* One flipped bit anywhere in the payload. */
+    for (long at = 40; at < n; at += n / 7) {
+        buf[at] ^= 0x10;
+        spill(ck_path("flip.ckpt"), buf, n);
+        buf[at] ^= 0x10;
+        ck_params(&p, KP_SR_HYBRID);
+        assert_refused(&p, ck_path("flip.ckpt"), "corrupt");
+    }
+    spill(ck_path("short.ckpt"), buf, n - 100);
+    assert_refused(&p, ck_path("short.ckpt"), "truncated");
+    spill(ck_path("tiny.ckpt"), buf, 10);
+    assert_refused(&p, ck_path("tiny.ckpt"), "not a Kepler");
+    buf[0] = 'X';
+    spill(ck_path("magic.ckpt"), buf, n);
+    buf[0] = 'K';
+    assert_refused(&p, ck_path("magic.ckpt"), "not a Kepler");
+    buf[8] = 99;
+    spill(ck_path("version.ckpt"), buf, n);
+    buf[8] = 1;
+    assert_refused(&p, ck_path("version.ckpt"), "version 99");
+    assert_refused(&p, ck_path("absent.ckpt"), "cannot read");
+    free(buf);
+
+    /* Intact file, other run. */
+    ck_params(&p, KP_SR_HYBRID);
+    p.islands = 3;
+    assert_refused(&p, ck_path("good.ckpt"), "islands 2, this run has 3");
+    ck_params(&p, KP_SR_HYBRID);
+    p.seed = 24;
+    assert_refused(&p, ck_path("good.ckpt"), "seed");
+    ck_params(&p, KP_SR_HYBRID);
+    p.engine = KP_SR_EVOLVE;
+    assert_refused(&p, ck_path("good.ckpt"), "engine");
+    ck_params(&p, KP_SR_HYBRID);
+    yc[7] += 1e-9; /* one row of the data differs */
+    assert_refused(&p, ck_path("good.ckpt"), "other data");
+    yc[7] -= 1e-9;
+    kp_grammar_clear(&g);
+    kp_grammar_init(&g);
+    const char *names[] = {"a", "c"};
+    cr_assert_eq(kp_grammar_load(&g, KP_SRCDIR "/grammars/physics.grammar",
+                                 NULL), KP_OK);
+    cr_assert_eq(kp_grammar_bind(&g, 2, names, NULL), KP_OK);
+    assert_refused(&p, ck_path("good.ckpt"), "grammar");
+    /* Budgets and threads may change: the same file is accepted. */
+    kp_grammar_clear(&g);
+    kp_grammar_init(&g);
+    const char *orig[] = {"a", "b"};
+    cr_assert_eq(kp_grammar_load(&g, KP_SRCDIR "/grammars/physics.grammar",
+                                 NULL), KP_OK);
+    cr_assert_eq(kp_grammar_bind(&g, 2, orig, NULL), KP_OK);
+    ck_params(&p, KP_SR_HYBRID);
+    p.max_rounds = 2;
+    p.threads = 2;
+    p.resume = ck_path("good.ckpt");
+    kp_sr_result_init(&r, p.max_complexity);
+    cr_assert_eq(run(&r, &p, NULL), KP_OK);
+    cr_assert_eq(r.rounds, 2);
+    kp_sr_result_clear(&r);
+}
+
+Test(sr, unwritable_checkpoint_stops_with_an_error, .init = setup,
+     .fini = ck_teardown)
+{
+    kp_sr_params_t p;
+    ck_params(&p, KP_SR_EVOLVE);
+    p.max_rounds = 3;
+    p.checkpoint = "/nonexistent-dir/x.ckpt";
+    kp_sr_result_t r;
+    kp_error_t err;
+    kp_sr_result_init(&r, p.max_complexity);
+    cr_assert_eq(run(&r, &p, &err), KP_EINPUT);
+    cr_assert_str_eq(err.file, "/nonexistent-dir/x.ckpt");
+    cr_assert_not_null(strstr(err.msg, "cannot write checkpoint"));
+    cr_assert_eq(r.rounds, 1);
+    cr_assert_not_null(kp_pareto_best(&r.archive)); /* best so far kept */
+    kp_sr_result_clear(&r);
+}
