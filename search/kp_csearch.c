@@ -52,6 +52,8 @@ typedef struct {
     double cur_score;
     int have_cur;
     long stagnant;
+    uint8_t *lbest;  /* best object of the local search */
+    double lbest_score;
     uint8_t *best;   /* best object of this island */
     double best_score;
     int have_best;
@@ -373,12 +375,14 @@ static void local_move(cs_island_t *isl, const cs_ctx_t *c)
         memcpy(isl->cur, isl->x, len);
         isl->cur_score = v;
     }
-    if (v > isl->best_score || !isl->have_best) {
-        island_offer(isl, isl->x, v, len);
+    island_offer(isl, isl->x, v, len);
+    if (v > isl->lbest_score) {
+        memcpy(isl->lbest, isl->x, len);
+        isl->lbest_score = v;
         isl->stagnant = 0;
     } else if (++isl->stagnant > CS_RESTART) {
-        memcpy(isl->cur, isl->best, len);
-        isl->cur_score = isl->best_score;
+        memcpy(isl->cur, isl->lbest, len);
+        isl->cur_score = isl->lbest_score;
         isl->stagnant = 0;
     }
 }
@@ -396,6 +400,8 @@ static void local_start_random(cs_island_t *isl, const cs_ctx_t *c)
     isl->cur_score = isnan(s.value) ? -INFINITY : s.value;
     isl->have_cur = 1;
     island_offer(isl, isl->cur, isl->cur_score, c->len);
+    memcpy(isl->lbest, isl->cur, c->len);
+    isl->lbest_score = isl->cur_score;
 }
 
 static void island_round(cs_island_t *isl, const cs_ctx_t *c, int round)
@@ -412,19 +418,21 @@ static void island_round(cs_island_t *isl, const cs_ctx_t *c, int round)
         }
         for (int gen = 0; gen < prm->generations; gen++)
             generation(isl, c);
-        /* Polish: the local search restarts from the best program's object
-           when that is the island's best and better than where the local
-           search stands (otherwise the local search keeps its own course:
-           a program's object is often a deep local optimum). */
+        /* Polish: the local search runs its own course from a random
+           greedy object and moves to the best program's object only when
+           that beats everything the local search has found (a program's
+           object is often a deep local optimum, a poor place to start). */
+        if (prm->local_moves > 0 && !isl->have_cur)
+            local_start_random(isl, c);
         if (prm->local_moves > 0 && isl->n > 0 &&
-            (!isl->have_cur || (isl->pop[0].score >= isl->best_score &&
-                                isl->pop[0].score > isl->cur_score))) {
+            isl->pop[0].score > isl->lbest_score) {
             kp_score_t s;
             if (kp_cs_build(isl->cur, &s, &isl->pop[0].ind.e, c->p, c->n,
                             c->cols, isl->prio, isl->order, isl->keys,
                             isl->ws) == KP_OK) {
                 isl->cur_score = isnan(s.value) ? -INFINITY : s.value;
-                isl->have_cur = 1;
+                memcpy(isl->lbest, isl->cur, c->len);
+                isl->lbest_score = isl->cur_score;
             }
         }
     } else if (!isl->have_cur) {
@@ -448,6 +456,7 @@ static void island_free(cs_island_t *isl)
     free(isl->x);
     free(isl->cur);
     free(isl->best);
+    free(isl->lbest);
 }
 
 static int island_alloc(cs_island_t *isl, const cs_ctx_t *c)
@@ -472,10 +481,12 @@ static int island_alloc(cs_island_t *isl, const cs_ctx_t *c)
     isl->x = calloc(len, 1);
     isl->cur = calloc(len, 1);
     isl->best = calloc(len, 1);
+    isl->lbest = calloc(len, 1);
     isl->best_score = -INFINITY;
+    isl->lbest_score = -INFINITY;
     isl->cur_score = -INFINITY;
     if (!isl->ws || !isl->prio || !isl->order || !isl->keys || !isl->list ||
-        !isl->x || !isl->cur || !isl->best)
+        !isl->x || !isl->cur || !isl->best || !isl->lbest)
         return KP_ENOMEM;
     return KP_OK;
 }

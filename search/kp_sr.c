@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -1090,7 +1089,9 @@ static int ck_serialise(ck_wbuf_t *b, const sr_state_t *st,
 }
 
 /* Writes buf to path atomically: a temporary file in the same directory,
-   fsync, rename over path, fsync of the directory. */
+   fsync, rename over path, fsync of the directory. The temporary name is
+   fixed (path.tmp), so a writer killed mid-write leaves at most one stale
+   file, which the next write replaces. */
 static int write_atomic(const char *path, const unsigned char *buf, size_t n,
                         kp_error_t *err)
 {
@@ -1099,18 +1100,14 @@ static int write_atomic(const char *path, const unsigned char *buf, size_t n,
     if (tmp == NULL)
         return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
     memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
+    memcpy(tmp + pl, ".tmp", 5);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         int e = errno;
         free(tmp);
         return kp_error_set(err, KP_EINPUT, path, 0, 0,
                             "cannot write checkpoint: %s", strerror(e));
     }
-    /* mkstemp makes the file 0600; give it the mode a plain fopen would. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
     size_t done = 0;
     int e = 0;
     while (done < n) {

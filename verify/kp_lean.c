@@ -138,7 +138,7 @@ typedef struct {
    in step with docs/lean.md. */
 static const char capset_defs[] =
     "namespace Kepler.Capset\n\n"
-    "/-! ## Points and lines of F_3^n\n\n"
+    "/- ## Points and lines of F_3^n\n\n"
     "  A point of F_3^n is encoded as the natural number x = x_0 + 3 x_1 + ... + 3^(n-1) x_(n-1)\n"
     "  (0 <= x < 3^n): its base-3 digits are its coordinates x_i in {0, 1, 2}.\n\n"
     "  Three distinct points x, y, z of F_3^n are collinear iff x + y + z = 0 (a line is\n"
@@ -511,7 +511,7 @@ static void fmpq_ceil_decimal(fmpq_t r, const fmpq_t b, int digits)
 }
 
 static const char graph_defs[] =
-    "/-! ## Helpers (sets of vertices are natural numbers: vertex i is bit i) -/\n\n"
+    "/- ## Helpers (sets of vertices are natural numbers: vertex i is bit i) -/\n\n"
     "/-- Bit i of w: whether vertex i is in the set w. -/\n"
     "def bit (w i : Nat) : Bool := Nat.beq (w / 2 ^ i % 2) 1\n\n"
     "/-- Number of vertices among 0..k-1 in the set w. -/\n"
@@ -1022,6 +1022,17 @@ static void fmpq_ceil_2digits(fmpq_t r, const fmpq_t q)
     fmpz_clear(t);
 }
 
+/* Writes user text (column names, formulas) inside a Lean block comment:
+   "/-" and "-/" would open or close a comment, so a space splits them. */
+static void fput_comment(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        fputc(*s == '\n' ? ' ' : *s, f);
+        if ((s[0] == '/' && s[1] == '-') || (s[0] == '-' && s[1] == '/'))
+            fputc(' ', f);
+    }
+}
+
 typedef struct {
     const kp_expr_t *e;
     const kp_data_t *d;
@@ -1030,7 +1041,7 @@ typedef struct {
 } fit_ctx_t;
 
 static const char fit_qdefs[] =
-    "/-! ## Exact rationals as integer pairs\n"
+    "/- ## Exact rationals as integer pairs\n"
     "  q = (a, b) stands for a / b. The pairs are never reduced. b = 0 marks an undefined\n"
     "  value (a division by zero somewhere): every operation below keeps b = 0 once it\n"
     "  appears, and `qeq` / `qle` are false when a denominator is 0. -/\n\n"
@@ -1150,15 +1161,27 @@ static int fit_render(FILE *f, void *vctx, kp_error_t *err)
     const char *mode = rational ? (all_exact ? "reproduces every data row exactly"
                                              : "fits every data row within a proved error bound")
                                 : "fits every data row within an error bound from Arb enclosures";
-    char title[256];
-    snprintf(title, sizeof title, "A formula for %s that %s.", d->names[c->target], mode);
+    char title[256], tname[64];
+    snprintf(tname, sizeof tname, "%s", d->names[c->target]);
+    for (char *q = tname; *q; q++)
+        if (*q == '-' || *q == '/' || *q == '\n')
+            *q = '_';
+    snprintf(title, sizeof title, "A formula for %s that %s.", tname, mode);
     write_preamble(f, title, c->flags);
-    fprintf(f, "/-\n  Formula (SymPy syntax):  %s = %s\n  Variables: ", d->names[c->target], expr);
-    for (int i = 0; i < nin; i++)
-        fprintf(f, "%sv%d = %s", i ? ", " : "", i, names[i]);
-    fprintf(f, "; the target %s is y.\n  Data: %zu rows; every cell is the exact rational value of the decimal\n"
+    fprintf(f, "/-\n  Formula (SymPy syntax):  ");
+    fput_comment(f, d->names[c->target]);
+    fprintf(f, " = ");
+    fput_comment(f, expr);
+    fprintf(f, "\n  Variables: ");
+    for (int i = 0; i < nin; i++) {
+        fprintf(f, "%sv%d = ", i ? ", " : "", i);
+        fput_comment(f, names[i]);
+    }
+    fprintf(f, "; the target ");
+    fput_comment(f, d->names[c->target]);
+    fprintf(f, " is y.\n  Data: %zu rows; every cell is the exact rational value of the decimal\n"
                "  written in the CSV%s.\n",
-            d->names[c->target], nr,
+            nr,
             recovered ? "" : " (cells with more than 15 significant digits are\n"
                              "  the exact value of their double, not the decimal written)");
     if (rational)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -201,6 +202,7 @@ typedef struct {
     int tty;
     const char *const *names;
     int nnames;
+    double time_limit;
     int have_proven;  /* the search stopped on a formula proved exact */
     kp_expr_t proven; /* that formula, handed to the report */
 } fit_ctx_t;
@@ -217,23 +219,33 @@ static int is_exact_cb(const kp_expr_t *e, void *ctx)
     return 1;
 }
 
+/* The live progress line on a TTY, cut to the terminal's width so that it
+   rewrites itself in place instead of wrapping. */
 static void progress_cb(const kp_sr_progress_t *pr, void *ctx)
 {
     const fit_ctx_t *fc = ctx;
     if (!fc->tty)
         return;
-    char expr[96];
+    char expr[256], line[512];
     kp_expr_print(expr, sizeof expr, pr->best, KP_PRINT_SYMPY, fc->names,
                   fc->nnames);
-    fprintf(stderr, "\r\033[K[%5.1fs] round %d  %.3g evals/s  loss %.3g  %s",
-            pr->seconds, pr->round, pr->evals_per_second, pr->best_loss, expr);
+    double left = fc->time_limit > 0 ? fc->time_limit - pr->seconds : 0;
+    snprintf(line, sizeof line,
+             "[%5.1fs, %.0fs left] round %d  %.3g evals/s  loss %.3g  %s",
+             pr->seconds, left > 0 ? left : 0, pr->round,
+             pr->evals_per_second, pr->best_loss, expr);
+    struct winsize ws;
+    size_t width = 100;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+        width = ws.ws_col;
+    if (strlen(line) >= width)
+        line[width - 1] = '\0';
+    fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
 }
 
 static int fit_main(int argc, char **argv);
 
-/* Under mpirun every rank runs the same command: kp_sr_run spreads the
-   islands over the ranks, and only rank 0 prints and writes outputs. */
 int kp_cli_fit(int argc, char **argv)
 {
 #ifdef KP_HAVE_MPI
@@ -314,6 +326,7 @@ static int fit_main(int argc, char **argv)
     fc.tty = !o.quiet && isatty(2);
     fc.names = fp.names;
     fc.nnames = fp.nvars;
+    fc.time_limit = o.sr.time_limit;
     o.sr.stop = &kp_cli_stop;
     o.sr.is_exact = is_exact_cb;
     o.sr.is_exact_ctx = &fc;

@@ -678,7 +678,9 @@ static void check_jacobian(const kp_expr_t *e, const double *const *cols,
             double fc = out[i], curv = fabs(fp[i] - 2 * fc + fm[i]) / (h * h);
             if (curv > 1e4)
                 continue;
-            cr_assert(fabs(J - fd) <= 1e-5 * fmax(1.0, fabs(fd)),
+            /* plus the rounding error of the differences of values */
+            cr_assert(fabs(J - fd) <= 1e-5 * fmax(1.0, fabs(fd)) +
+                                          1e-14 * fabs(fc) / h,
                       "seed %llu %s: d/dc%d row %zu (x0=%.17g): jac %.17g fd "
                       "%.17g",
                       (unsigned long long)kp_test_seed(), show(e), k, i,
@@ -765,4 +767,300 @@ Test(eval, jacobian_matches_finite_differences)
     cr_expect(out[2] == sin(x[0][2]) || fabs(out[2] - sin(x[0][2])) < 1e-15);
     for (int v = 0; v < 2; v++)
         free(x[v]);
+}
+
+/* ---------- Jacobian against dual numbers ---------- */
+
+/* A dual number with a bound on the magnitude of the terms summed into the
+   tangent (sum of |partial| * bound of the operand), which scales the
+   rounding error allowed when the tangent cancels. */
+typedef struct {
+    double v, t, m;
+} dual_t;
+
+/* The oracle: one row, recursively, values by kp_op_apply and derivatives
+   w.r.t. free constant k by the rules documented in kp_eval.h (a zero
+   tangent contributes nothing even against an infinite partial; x**b is
+   flat in x where b == 0 and in b where the value is 0; d|x| = 0 at 0). */
+static dual_t dual_rec(const kp_expr_t *e, int *pos, int *ci, int *fi, int k,
+                       const double *const *cols, size_t row)
+{
+    int t = e->tok[(*pos)++];
+    if (t == KP_TOK_CONST) {
+        const kp_const_t *c = &e->c[(*ci)++];
+        int mine = c->den == 0 && (*fi)++ == k;
+        return (dual_t){c->value, mine ? 1.0 : 0.0, mine ? 1.0 : 0.0};
+    }
+    if (kp_tok_is_var((kp_tok_t)t))
+        return (dual_t){cols[kp_tok_var((kp_tok_t)t)][row], 0, 0};
+    int ar = kp_op_table[t].arity;
+    dual_t a = {0, 0, 0}, b = {0, 0, 0}, r;
+    if (ar > 0)
+        a = dual_rec(e, pos, ci, fi, k, cols, row);
+    if (ar > 1)
+        b = dual_rec(e, pos, ci, fi, k, cols, row);
+    r.v = kp_op_apply(t, a.v, b.v);
+    r.t = r.m = 0;
+    /* pa, pb: partials; a term counts only where its tangent is non-zero */
+    double pa = 0, pb = 0, x = a.v;
+    int ua = a.t != 0, ub = b.t != 0;
+    switch (t) {
+    case KP_OP_ADD: pa = 1; pb = 1; break;
+    case KP_OP_SUB: pa = 1; pb = -1; break;
+    case KP_OP_MUL: pa = b.v; pb = a.v; break;
+    case KP_OP_DIV: pa = 1 / b.v; pb = -r.v / b.v; break;
+    case KP_OP_POW:
+        ua = ua && b.v != 0;
+        ub = ub && r.v != 0;
+        pa = ua ? b.v * pow(a.v, b.v - 1) : 0;
+        pb = ub ? r.v * log(a.v) : 0;
+        break;
+    case KP_OP_NEG: pa = -1; break;
+    case KP_OP_ABS:
+        pa = x > 0 ? 1 : x < 0 ? -1 : 0;
+        ua = ua && pa != 0;
+        break;
+    case KP_OP_SQRT: pa = 0.5 / r.v; break;
+    case KP_OP_EXP: pa = r.v; break;
+    case KP_OP_LOG: pa = 1 / x; break;
+    case KP_OP_SIN: pa = cos(x); break;
+    case KP_OP_COS: pa = -sin(x); break;
+    case KP_OP_TAN: pa = 1 + r.v * r.v; break;
+    case KP_OP_ASIN: pa = 1 / sqrt(1 - x * x); break;
+    case KP_OP_ACOS: pa = -1 / sqrt(1 - x * x); break;
+    case KP_OP_ATAN: pa = 1 / (1 + x * x); break;
+    case KP_OP_SINH: pa = cosh(x); break;
+    case KP_OP_COSH: pa = sinh(x); break;
+    case KP_OP_TANH: pa = 1 - r.v * r.v; break;
+    default: ua = ub = 0; break; /* nullary */
+    }
+    if (ua) {
+        r.t += pa * a.t;
+        r.m += fabs(pa) * a.m;
+    }
+    if (ub) {
+        r.t += pb * b.t;
+        r.m += fabs(pb) * b.m;
+    }
+    return r;
+}
+
+static dual_t dual(const kp_expr_t *e, int k, const double *const *cols,
+                   size_t row)
+{
+    int pos = 0, ci = 0, fi = 0;
+    return dual_rec(e, &pos, &ci, &fi, k, cols, row);
+}
+
+/* Checks kp_eval_jacobian_with_isa on e: values bitwise equal to kp_eval on
+   the same ISA, derivatives within 1e-10 of the magnitude bound of the
+   oracle, and NaN/inf agreeing wherever the oracle is well conditioned.
+   Returns the number of derivative values compared. */
+static long check_dual(const kp_expr_t *e, const double *const *cols, size_t n,
+                       int isa)
+{
+    int nf = kp_expr_nfree(e);
+    double *out = malloc((n + 1) * sizeof *out), *ref = malloc((n + 1) * sizeof *ref);
+    double *jac = malloc(((size_t)nf * n + 1) * sizeof *jac);
+    long cmp = 0;
+    cr_assert_eq(kp_eval_jacobian_with_isa(out, jac, e, cols, n, isa), KP_OK);
+    cr_assert_eq(kp_eval_with_isa(ref, e, cols, n, isa), KP_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(memcmp(&out[i], &ref[i], 8) == 0,
+                  "%s %s row %zu: %.17g vs %.17g", kp_eval_isa_name(isa),
+                  show(e), i, out[i], ref[i]);
+    for (int k = 0; k < nf; k++)
+        for (size_t i = 0; i < n; i++) {
+            dual_t d = dual(e, k, cols, i);
+            double J = jac[(size_t)k * n + i];
+            /* rows where ulp differences in the values are amplified
+               (poles, domain edges, overflow) are not compared */
+            if (!isfinite(d.v) || fabs(d.v) > 1e8 || !(d.m < 1e8) ||
+                !isfinite(d.t))
+                continue;
+            /* conditioning: the oracle's own change when the inputs move
+               by a few ulps (the evaluators differ by about that much) */
+            double sens = 0;
+            for (int sgn = -1; sgn <= 1; sgn += 2) {
+                double xp[2] = {cols[0][i] * (1 + sgn * 8e-16),
+                                cols[1][i] * (1 - sgn * 8e-16)};
+                const double *pc[2] = {&xp[0], &xp[1]};
+                dual_t dp = dual(e, k, pc, 0);
+                sens = fmax(sens, fabs(dp.t - d.t));
+            }
+            if (!(sens < 1e-4 * (d.m + 1e-300)))
+                continue;
+            double tol = 1e-10 * (d.m + 1e-300) + 1e3 * sens + 1e-300;
+            cr_assert(fabs(J - d.t) <= tol,
+                      "seed %llu %s %s: d/dc%d row %zu (x0=%.17g x1=%.17g): "
+                      "jac %.17g dual %.17g (bound %g)",
+                      (unsigned long long)kp_test_seed(),
+                      kp_eval_isa_name(isa), show(e), k, i, cols[0][i],
+                      cols[1][i], J, d.t, d.m);
+            cmp++;
+        }
+    free(out);
+    free(ref);
+    free(jac);
+    return cmp;
+}
+
+Test(eval, jacobian_matches_dual_numbers_on_every_isa)
+{
+    kp_rng_t rng;
+    kp_test_rng_init(&rng);
+    size_t n = 203;
+    double *x[2];
+    for (int v = 0; v < 2; v++) {
+        x[v] = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++)
+            x[v][i] = i < 40 ? 6 * kp_rng_uniform(&rng) - 3
+                             : 0.1 + 1.8 * kp_rng_uniform(&rng);
+    }
+    x[0][0] = 0.0;
+    x[0][1] = -0.0;
+    x[0][2] = 1.0;
+    x[0][3] = -1.0;
+    const double *cols[2] = {x[0], x[1]};
+    long cmp = 0, iters = 120 * kp_test_multiplier();
+    for (long it = 0; it < iters; it++) {
+        kp_expr_t e = rand_expr(&rng, 3, 40, it % 2 ? SET_ALL : SET_PHYS, 2, 1);
+        for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++)
+            if (kp_eval_isa_available(isas[s]))
+                cmp += check_dual(&e, cols, n, isas[s]);
+    }
+    cr_log_info("jacobian vs dual numbers: %ld values compared", cmp);
+    cr_expect(cmp > 20000, "only %ld compared", cmp);
+    double out[2], jac[2];
+    kp_expr_t e = mk("sin x0");
+    cr_expect_eq(kp_eval_jacobian_with_isa(out, jac, &e, cols, 2, 99),
+                 KP_EINPUT);
+    for (int v = 0; v < 2; v++)
+        free(x[v]);
+}
+
+/* Long expressions (hundreds of tape instructions, many constants) take
+   the heap path; shifting the rows and cutting the row count anywhere
+   gives the same bits for values and derivatives; nothing is written past
+   the n rows of each output. */
+Test(eval, jacobian_block_independence_and_large_expressions)
+{
+    kp_rng_t rng;
+    kp_test_rng_init(&rng);
+    size_t N = 1100;
+    double *x[2];
+    for (int v = 0; v < 2; v++) {
+        x[v] = malloc(N * sizeof(double));
+        for (size_t i = 0; i < N; i++)
+            x[v][i] = 0.1 + 1.8 * kp_rng_uniform(&rng);
+    }
+    kp_expr_t ex[6];
+    for (int i = 0; i < 4; i++)
+        ex[i] = rand_expr(&rng, 5, 40, SET_ALL, 2, 1);
+    /* sum of 60 terms c_i * x: 60 constants, ~1900 tangent operations */
+    kp_expr_init(&ex[4]);
+    for (int i = 0; i < 59; i++)
+        kp_expr_push_op(&ex[4], KP_OP_ADD);
+    for (int i = 0; i < 60; i++) {
+        kp_expr_push_op(&ex[4], KP_OP_MUL);
+        kp_expr_push_const(&ex[4], 0.01 * (i + 1));
+        kp_expr_push_var(&ex[4], i % 2);
+    }
+    cr_assert_eq(kp_expr_finish(&ex[4], NULL), KP_OK);
+    /* tanh(c0 x0 + tanh(c1 x1 + ...)), 50 levels: 200 instructions, too
+       many for the stack buffers */
+    kp_expr_init(&ex[5]);
+    for (int i = 0; i < 50; i++) {
+        kp_expr_push_op(&ex[5], KP_OP_TANH);
+        kp_expr_push_op(&ex[5], KP_OP_ADD);
+        kp_expr_push_op(&ex[5], KP_OP_MUL);
+        kp_expr_push_const(&ex[5], 0.5 + 0.01 * i);
+        kp_expr_push_var(&ex[5], i % 2);
+    }
+    kp_expr_push_var(&ex[5], 0);
+    cr_assert_eq(kp_expr_finish(&ex[5], NULL), KP_OK);
+
+    const double *cols[2] = {x[0], x[1]};
+    static const size_t counts[] = {0, 1, 7, 8, 9, 255, 256, 257, 1000};
+    for (int it = 0; it < 6; it++) {
+        const kp_expr_t *e = &ex[it];
+        int nf = kp_expr_nfree(e);
+        size_t nj = (size_t)(nf ? nf : 1);
+        double *out0 = malloc(N * sizeof *out0), *j0 = malloc(nj * N * sizeof *j0);
+        double *out = malloc((N + 1) * sizeof *out);
+        double *jac = malloc((nj * N + 1) * sizeof *jac);
+        cr_assert_eq(kp_eval_jacobian(out0, j0, e, cols, N), KP_OK);
+        if (it >= 4)
+            cr_assert(check_dual(e, cols, 300, KP_EVAL_ISA_AUTO) > 100);
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+            for (size_t off = 0; off < 20; off += 13) {
+                size_t n = counts[c];
+                const double *sc[2] = {x[0] + off, x[1] + off};
+                out[n] = 12345.0;
+                jac[(size_t)nf * n] = 12345.0;
+                cr_assert_eq(kp_eval_jacobian(out, jac, e, sc, n), KP_OK);
+                cr_assert_eq(out[n], 12345.0, "wrote past %zu rows", n);
+                cr_assert_eq(jac[(size_t)nf * n], 12345.0, "jac past %zu", n);
+                for (size_t i = 0; i < n; i++) {
+                    cr_assert(memcmp(&out[i], &out0[off + i], 8) == 0);
+                    for (int k = 0; k < nf; k++)
+                        cr_assert(memcmp(&jac[(size_t)k * n + i],
+                                         &j0[(size_t)k * N + off + i], 8) == 0,
+                                  "%s: d/dc%d rows %zu+%zu: %.17g vs %.17g",
+                                  show(e), k, off, i, jac[(size_t)k * n + i],
+                                  j0[(size_t)k * N + off + i]);
+                }
+            }
+        free(out0);
+        free(j0);
+        free(out);
+        free(jac);
+    }
+    for (int v = 0; v < 2; v++)
+        free(x[v]);
+}
+
+/* The special values the contract names. */
+Test(eval, jacobian_special_values)
+{
+    double x0[] = {-1.0, 0.0, 1.0, 2.0, INFINITY, NAN, 4.0, 0.5, 3.0};
+    const double *cols[1] = {x0};
+    double out[9], jac[18];
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++) {
+        int isa = isas[s];
+        if (!kp_eval_isa_available(isa))
+            continue;
+        /* d/dc x**c: NaN where x < 0, 0 at x = 0 (flat for c > 0) */
+        kp_expr_t e = mk("** x0 c:1.5");
+        cr_assert_eq(kp_eval_jacobian_with_isa(out, jac, &e, cols, 9, isa), KP_OK);
+        cr_expect(isnan(jac[0]) && jac[1] == 0.0 && jac[2] == 0.0);
+        cr_expect(fabs(jac[3] - pow(2, 1.5) * log(2)) < 1e-14);
+        /* d/dc |x - c| is 0 at the kink, -sign(x - c) elsewhere */
+        e = mk("Abs - x0 c:1");
+        kp_eval_jacobian_with_isa(out, jac, &e, cols, 9, isa);
+        cr_expect(jac[0] == 1.0 && jac[2] == 0.0 && jac[3] == -1.0 &&
+                  jac[4] == -1.0 && jac[5] == 0.0);
+        /* c * x: the tangent is x itself, inf and NaN included */
+        e = mk("* c:2 x0");
+        kp_eval_jacobian_with_isa(out, jac, &e, cols, 9, isa);
+        for (int i = 0; i < 9; i++)
+            cr_expect(memcmp(&jac[i], &x0[i], 8) == 0 || (isnan(jac[i]) &&
+                      isnan(x0[i])), "row %d: %g", i, jac[i]);
+        /* x * c0 + c1: a zero partial (x = 0) against the tangent of c0, and
+           constant-free rows of c1 */
+        e = mk("+ * x0 c:3 c:1");
+        kp_eval_jacobian_with_isa(out, jac, &e, cols, 9, isa);
+        cr_expect(jac[1] == 0.0 && jac[9 + 1] == 1.0 && jac[9 + 4] == 1.0);
+        /* exp(c) * x folds the constant: d/dc = exp(c) x */
+        e = mk("* exp c:0.5 x0");
+        kp_eval_jacobian_with_isa(out, jac, &e, cols, 9, isa);
+        cr_expect(fabs(jac[3] - 2 * exp(0.5)) < 1e-15 && jac[1] == 0.0);
+        /* sinh past SLEEF's overflow point: cosh(709.5) is finite */
+        double big[8] = {709.5, -709.5, 1, 2, 3, 4, 5, 6};
+        const double *bc[1] = {big};
+        e = mk("sinh + x0 c:0");
+        kp_eval_jacobian_with_isa(out, jac, &e, bc, 8, isa);
+        cr_expect(isfinite(jac[0]) && jac[0] == jac[1] &&
+                  fabs(jac[0] / cosh(709.5) - 1) < 1e-13);
+    }
 }

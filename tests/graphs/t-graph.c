@@ -7,7 +7,7 @@
 #include <acb.h>
 
 #include "kp_graph.h"
-#include "kp_test.h"
+#include "../kp_test.h"
 
 static void mk(kp_graph_t *g, int n)
 {
