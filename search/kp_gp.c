@@ -14,7 +14,7 @@ void kp_gp_params_default(kp_gp_params_t *p)
 {
     memset(p, 0, sizeof *p);
     p->tournament = 5;
-    p->parsimony = 0.02;
+    p->parsimony = 0.1;
     p->p_crossover = 0.4;
     p->p_mutation[KP_GP_MUT_POINT] = 3;
     p->p_mutation[KP_GP_MUT_SUBTREE] = 2;
