@@ -67,6 +67,8 @@ static int capset_verify(const uint8_t *x, int n, void *ws,
     int rc = kp_capset_check(NULL, pts, k, n, &err);
     if (rc == KP_OK)
         return KP_PROBLEM_OK;
+    if (m == NULL)
+        return rc == KP_ENOTFOUND ? KP_PROBLEM_REFUTED : KP_PROBLEM_BAD;
     size_t l = strlen(err.msg);
     if (l >= sizeof m->msg)
         l = sizeof m->msg - 1;

@@ -11,3 +11,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libgmp-dev libmpfr-dev libflint-dev libflint-arb-dev libsleef-dev \
     libgsl-dev libcsv-dev libjansson-dev libxxhash-dev libcriterion-dev \
     >/dev/null
+# Optional, for ./configure --with-mpi (multi-node runs; CI builds without):
+#   $SUDO apt-get install -y -qq --no-install-recommends libopenmpi-dev openmpi-bin

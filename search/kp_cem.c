@@ -16,7 +16,7 @@
 void kp_cem_params_default(kp_cem_params_t *p)
 {
     memset(p, 0, sizeof *p);
-    p->batch = 256;
+    p->batch = 64;
     p->elite_frac = 0.07;
     p->super_frac = 0.05;
     p->hidden1 = 64;
@@ -24,7 +24,7 @@ void kp_cem_params_default(kp_cem_params_t *p)
     p->lr = 3e-3;
     p->train_steps = 4;
     p->polish = 2;
-    p->ls_steps = 0;
+    p->ls_steps = 40;
 }
 
 void kp_cem_result_clear(kp_cem_result_t *r)
@@ -386,14 +386,15 @@ int kp_cem_run(kp_cem_result_t *r, const kp_problem_t *pb, int n,
     r->best = calloc(L, 1);
     r->len = L;
     int nsup_have = 0;
-    if (mlp_init(&net, (int)L, h1, h2, &init_rng) == 0) {
+    int net_bad = mlp_init(&net, (int)L, h1, h2, &init_rng);
+    if (!net_bad) {
         double d = p->init_density > 0 && p->init_density < 1
                        ? p->init_density
                    : pb->kind == KP_OBJ_GRAPH && n > 6 ? 3.0 / n
                                                        : 0.5;
         net.w[net.o_b3] = log(d / (1 - d));
     }
-    if (!net.w || !xs || !sup || !sc ||
+    if (net_bad || !xs || !sup || !sc ||
         !supsc || !rk || !ws || !r->best) {
         rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
         goto done;

@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 typedef struct {
-    int batch;          /* samples per generation; default 256 */
+    int batch;          /* samples per generation; default 64 */
     double elite_frac;  /* kept for training; default 0.07 */
     double super_frac;  /* carried to the next generation; default 0.05 */
     int hidden1;        /* default 64 */
@@ -54,7 +54,7 @@ typedef struct {
                             vertices (sparse, as every known witness of
                             the spectral conjectures), else 1/2 */
     int polish;         /* strings polished per generation; default 2 */
-    int ls_steps;       /* tabu moves per polish; default 3 * L */
+    int ls_steps;       /* tabu moves per polish; default 40 (0: 3 L) */
     int threads;        /* 0: all cores */
     double seconds;     /* wall-clock budget; <= 0: none */
     long max_gens;      /* generation limit; <= 0: none */
@@ -81,7 +81,7 @@ typedef struct {
     double seconds_to_target; /* when reached, else -1 */
 } kp_cem_result_t;
 
-/* Fills p with the defaults above (ls_steps 0 means 3 * L). */
+/* Fills p with the defaults above. */
 void kp_cem_params_default(kp_cem_params_t *p);
 
 /* Frees what r owns; safe on a zero-filled result. */

@@ -36,6 +36,16 @@ typedef struct {
     uint64_t phash;
 } cs_cache_t;
 
+/* A local-search trajectory: current object and its own best. */
+typedef struct {
+    uint8_t *cur;
+    double cur_score;
+    int have_cur;
+    long stagnant;
+    uint8_t *best;
+    double best_score;
+} cs_local_t;
+
 typedef struct {
     cs_prog_t *pop;  /* 2 * population: parents, then children */
     cs_prog_t *tmp;
@@ -48,12 +58,10 @@ typedef struct {
     uint32_t *list;  /* local search: members, then the rest */
     void *ws;
     uint8_t *x;      /* scratch object */
-    uint8_t *cur;    /* local search state */
-    double cur_score;
-    int have_cur;
-    long stagnant;
-    uint8_t *lbest;  /* best object of the local search */
-    double lbest_score;
+    cs_local_t ls;   /* the island's own local search */
+    cs_local_t ps;   /* polish of the best program's object */
+    double polished; /* score of the program object ps started from */
+    long ps_left;    /* polish moves left before ps rests */
     uint8_t *best;   /* best object of this island */
     double best_score;
     int have_best;
@@ -334,13 +342,13 @@ static void shuffle(uint32_t *a, size_t n, kp_rng_t *rng)
     }
 }
 
-/* One ruin-and-recreate move on isl->cur. */
-static void local_move(cs_island_t *isl, const cs_ctx_t *c)
+/* One ruin-and-recreate move on ls (a state of island isl). */
+static void local_move(cs_island_t *isl, cs_local_t *ls, const cs_ctx_t *c)
 {
     size_t len = c->len, k = 0, m = 0;
     uint32_t *mem = isl->list, *rest = isl->order;
     for (size_t e = 0; e < len; e++) {
-        if (isl->cur[e])
+        if (ls->cur[e])
             mem[k++] = (uint32_t)e;
         else
             rest[m++] = (uint32_t)e;
@@ -368,40 +376,48 @@ static void local_move(cs_island_t *isl, const cs_ctx_t *c)
     c->p->score(&s, isl->x, c->n, isl->ws);
     isl->evals++;
     double v = isnan(s.value) ? -INFINITY : s.value;
-    int accept = v >= isl->cur_score ||
-                 (v >= isl->cur_score - 1 &&
+    int accept = v >= ls->cur_score ||
+                 (v >= ls->cur_score - 1 &&
                   kp_rng_uniform(&isl->rng) < 0.02);
     if (accept) {
-        memcpy(isl->cur, isl->x, len);
-        isl->cur_score = v;
+        memcpy(ls->cur, isl->x, len);
+        ls->cur_score = v;
     }
     island_offer(isl, isl->x, v, len);
-    if (v > isl->lbest_score) {
-        memcpy(isl->lbest, isl->x, len);
-        isl->lbest_score = v;
-        isl->stagnant = 0;
-    } else if (++isl->stagnant > CS_RESTART) {
-        memcpy(isl->cur, isl->lbest, len);
-        isl->cur_score = isl->lbest_score;
-        isl->stagnant = 0;
+    if (v > ls->best_score) {
+        memcpy(ls->best, isl->x, len);
+        ls->best_score = v;
+        ls->stagnant = 0;
+    } else if (++ls->stagnant > CS_RESTART) {
+        memcpy(ls->cur, ls->best, len);
+        ls->cur_score = ls->best_score;
+        ls->stagnant = 0;
     }
 }
 
-/* Starts the local search from the greedy object of a random order. */
-static void local_start_random(cs_island_t *isl, const cs_ctx_t *c)
+/* (Re)starts ls at ls->cur, whose score is v. */
+static void local_reset(cs_local_t *ls, double v, size_t len)
+{
+    ls->cur_score = isnan(v) ? -INFINITY : v;
+    ls->have_cur = 1;
+    ls->stagnant = 0;
+    memcpy(ls->best, ls->cur, len);
+    ls->best_score = ls->cur_score;
+}
+
+/* Starts ls from the greedy object of a random order. */
+static void local_start_random(cs_island_t *isl, cs_local_t *ls,
+                               const cs_ctx_t *c)
 {
     for (size_t e = 0; e < c->len; e++)
         isl->list[e] = (uint32_t)e;
     shuffle(isl->list, c->len, &isl->rng);
-    c->p->construct(isl->cur, isl->list, c->n, isl->ws);
+    c->p->construct(ls->cur, isl->list, c->n, isl->ws);
     kp_score_t s;
-    c->p->score(&s, isl->cur, c->n, isl->ws);
+    c->p->score(&s, ls->cur, c->n, isl->ws);
     isl->evals++;
-    isl->cur_score = isnan(s.value) ? -INFINITY : s.value;
-    isl->have_cur = 1;
-    island_offer(isl, isl->cur, isl->cur_score, c->len);
-    memcpy(isl->lbest, isl->cur, c->len);
-    isl->lbest_score = isl->cur_score;
+    local_reset(ls, s.value, c->len);
+    island_offer(isl, ls->cur, ls->cur_score, c->len);
 }
 
 static void island_round(cs_island_t *isl, const cs_ctx_t *c, int round)
@@ -418,29 +434,31 @@ static void island_round(cs_island_t *isl, const cs_ctx_t *c, int round)
         }
         for (int gen = 0; gen < prm->generations; gen++)
             generation(isl, c);
-        /* Polish: the local search runs its own course from a random
-           greedy object and moves to the best program's object only when
-           that beats everything the local search has found (a program's
-           object is often a deep local optimum, a poor place to start). */
-        if (prm->local_moves > 0 && !isl->have_cur)
-            local_start_random(isl, c);
+        /* Polish: a second trajectory restarts from the best program's
+           object whenever programs improve, and runs for a while. It is
+           kept apart from the island's own local search, which starts from
+           random greedy objects: a program's object is often a deep local
+           optimum, a poor place for a long search. */
         if (prm->local_moves > 0 && isl->n > 0 &&
-            isl->pop[0].score > isl->lbest_score) {
+            isl->pop[0].score > isl->polished) {
             kp_score_t s;
-            if (kp_cs_build(isl->cur, &s, &isl->pop[0].ind.e, c->p, c->n,
+            if (kp_cs_build(isl->ps.cur, &s, &isl->pop[0].ind.e, c->p, c->n,
                             c->cols, isl->prio, isl->order, isl->keys,
                             isl->ws) == KP_OK) {
-                isl->cur_score = isnan(s.value) ? -INFINITY : s.value;
-                memcpy(isl->lbest, isl->cur, c->len);
-                isl->lbest_score = isl->cur_score;
+                local_reset(&isl->ps, s.value, c->len);
+                isl->polished = isl->pop[0].score;
+                isl->ps_left = 20L * prm->local_moves;
             }
         }
-    } else if (!isl->have_cur) {
-        local_start_random(isl, c);
+        for (int k = 0; k < prm->local_moves / 2 && isl->ps_left > 0; k++) {
+            local_move(isl, &isl->ps, c);
+            isl->ps_left--;
+        }
     }
-    if (isl->have_cur)
-        for (int k = 0; k < prm->local_moves; k++)
-            local_move(isl, c);
+    if (prm->local_moves > 0 && !isl->ls.have_cur)
+        local_start_random(isl, &isl->ls, c);
+    for (int k = 0; k < prm->local_moves; k++)
+        local_move(isl, &isl->ls, c);
 }
 
 static void island_free(cs_island_t *isl)
@@ -454,9 +472,11 @@ static void island_free(cs_island_t *isl)
     free(isl->list);
     free(isl->ws);
     free(isl->x);
-    free(isl->cur);
+    free(isl->ls.cur);
+    free(isl->ls.best);
+    free(isl->ps.cur);
+    free(isl->ps.best);
     free(isl->best);
-    free(isl->lbest);
 }
 
 static int island_alloc(cs_island_t *isl, const cs_ctx_t *c)
@@ -479,14 +499,18 @@ static int island_alloc(cs_island_t *isl, const cs_ctx_t *c)
     isl->keys = malloc(sizeof(uint64_t) * 2 * len);
     isl->list = malloc(sizeof(uint32_t) * len);
     isl->x = calloc(len, 1);
-    isl->cur = calloc(len, 1);
+    isl->ls.cur = calloc(len, 1);
+    isl->ls.best = calloc(len, 1);
+    isl->ps.cur = calloc(len, 1);
+    isl->ps.best = calloc(len, 1);
     isl->best = calloc(len, 1);
-    isl->lbest = calloc(len, 1);
     isl->best_score = -INFINITY;
-    isl->lbest_score = -INFINITY;
-    isl->cur_score = -INFINITY;
+    isl->ls.best_score = isl->ls.cur_score = -INFINITY;
+    isl->ps.best_score = isl->ps.cur_score = -INFINITY;
+    isl->polished = -INFINITY;
     if (!isl->ws || !isl->prio || !isl->order || !isl->keys || !isl->list ||
-        !isl->x || !isl->cur || !isl->best || !isl->lbest)
+        !isl->x || !isl->ls.cur || !isl->ls.best || !isl->ps.cur ||
+        !isl->ps.best || !isl->best)
         return KP_ENOMEM;
     return KP_OK;
 }

@@ -382,7 +382,8 @@ static int compile(prog_t *p, cctx_t *cx, const kp_expr_t *e, int tape,
 
 /* d(op(a, b)) from the tangents ta, tb of the operands and the value r.
    Zero tangents contribute nothing even where the partial derivative is
-   infinite or NaN (a constant factor stays a constant). */
+   infinite or NaN (a constant factor stays a constant). Used for folded
+   constant subtrees; the rules are those of jac_terms. */
 static double dual_rule(int op, double a, double b, double r, double ta,
                         double tb)
 {
@@ -431,9 +432,9 @@ static double dual_rule(int op, double a, double b, double r, double ta,
     case KP_OP_TAN:
         return (1.0 + r * r) * ta;
     case KP_OP_ASIN:
-        return ta / sqrt(1.0 - a * a);
+        return ta / sqrt((1.0 - a) * (1.0 + a));
     case KP_OP_ACOS:
-        return -ta / sqrt(1.0 - a * a);
+        return -ta / sqrt((1.0 - a) * (1.0 + a));
     case KP_OP_ATAN:
         return ta / (1.0 + a * a);
     case KP_OP_SINH:
@@ -441,7 +442,7 @@ static double dual_rule(int op, double a, double b, double r, double ta,
     case KP_OP_COSH:
         return sinh(a) * ta;
     case KP_OP_TANH:
-        return (1.0 - r * r) * ta;
+        return ta / (cosh(a) * cosh(a));
     case KP_OP_ABS:
         return a > 0 ? ta : a < 0 ? -ta : 0.0;
     default:
@@ -860,13 +861,15 @@ static void jt_buf(jterm_t *t, int pmask)
 
 /* The two terms of instruction j (term 0: the vector operand a; term 1: the
    operand b or the constant). With r the result, the partials are
-   a+b: 1, 1; a-b: 1, -1; a*b: b, a; a/b: 1/b, -r/b; a**b: b a**(b-1) and
+   a+b: 1, 1; a-b: 1, -1; a*b: b, a; a/b: 1/b, -r * (1/b); a**b: b a**(b-1) and
    r log a, each 0 where b == 0 resp. r == 0 (x**0 is flat in x even where
    x**-1 is not, 0**b is flat in b) and masked there; -a: -1; |a|: the sign
    of a (0 at 0, masked); sqrt: 0.5/r; exp: r; log: 1/a; sin: cos a;
-   cos: -sin a; tan: 1 + r^2; asin, acos: +-1/sqrt(1 - a^2); atan:
-   1/(1 + a^2); sinh: cosh a; cosh: sinh a; tanh: 1 - r^2. These are the
-   rules of dual_rule, vectorised. K(partials) computes the PK_BUF ones. */
+   cos: -sin a; tan: 1 + r^2; asin, acos: +-1/sqrt((1 - a)(1 + a)); atan:
+   1/(1 + a^2); sinh: cosh a; cosh: sinh a; tanh: 1/cosh(a)^2. These are
+   the rules of dual_rule, vectorised, but for asin, acos and tanh, whose
+   forms here do not lose the derivative to cancellation near |a| = 1 or
+   for large |a|. K(partials) computes the PK_BUF ones. */
 static void jac_terms(const prog_t *p, const cctx_t *cx, int j, jterm_t t[2])
 {
     const ins_t *in = &p->ins[j];
@@ -1473,15 +1476,22 @@ static KTGT void K(partials)(const pins_t *pl, int np, double *const *ptr,
         const v8d c = KSPLAT(in->c), cm1 = KSPLAT(in->c - 1.0);
         switch (in->code) {
         case I_DIV_VV:
-            PLOOP(d0, one / B);
-            PLOOP(d1, -(R / B));
+        case I_DIV_CV: {
+            /* 1/v and -r/v = -r * (1/v), v the divisor: one division */
+            const double *v = in->code == I_DIV_VV ? b : a;
+            double *dr = in->code == I_DIV_VV ? d0 : d1;
+            double *dq = in->code == I_DIV_VV ? d1 : d0;
+            for (size_t i = 0; i < n8; i += 8) {
+                v8d q = one / KLD(v + i);
+                if (dr)
+                    KST(dr + i, q);
+                if (dq)
+                    KST(dq + i, -(KLD(r + i) * q));
+            }
             break;
+        }
         case I_DIV_VC:
             PLOOP(d1, -(R / c));
-            break;
-        case I_DIV_CV:
-            PLOOP(d0, -(R / A));
-            PLOOP(d1, one / A);
             break;
         case I_POW_VV:
             PLOOP(d0, KSEL(B * KPOW2(A, B - one), B != z));
@@ -1512,10 +1522,10 @@ static KTGT void K(partials)(const pins_t *pl, int np, double *const *ptr,
             case KP_OP_COS: PLOOP(d0, -KAPPLY(K(vsin), A)); break;
             case KP_OP_TAN: PLOOP(d0, one + R * R); break;
             case KP_OP_ASIN:
-                PLOOP(d0, one / KAPPLY(K(vsqrt), one - A * A));
+                PLOOP(d0, one / KAPPLY(K(vsqrt), (one - A) * (one + A)));
                 break;
             case KP_OP_ACOS:
-                PLOOP(d0, -(one / KAPPLY(K(vsqrt), one - A * A)));
+                PLOOP(d0, -(one / KAPPLY(K(vsqrt), (one - A) * (one + A))));
                 break;
             case KP_OP_ATAN: PLOOP(d0, one / (one + A * A)); break;
             case KP_OP_SINH:
@@ -1526,7 +1536,13 @@ static KTGT void K(partials)(const pins_t *pl, int np, double *const *ptr,
                     KST(d0 + i, x);
                 }
                 break;
-            case KP_OP_TANH: PLOOP(d0, one - R * R); break;
+            case KP_OP_TANH:
+                for (size_t i = 0; i < n8; i += 8) {
+                    v8d x = LA;
+                    K(vhyp)(&x, KP_OP_COSH);
+                    KST(d0 + i, one / (x * x));
+                }
+                break;
             default: PLOOP(d0, z); break;
             }
             break;

@@ -293,6 +293,32 @@ int kp_lean_write_capset(const char *path, int n, const unsigned char *coords,
     return write_rendered(path, capset_render, &c, err);
 }
 
+int kp_lean_write_capset_codes(const char *path, int n,
+                               const unsigned long *codes, size_t k,
+                               int flags, kp_error_t *err)
+{
+    if (n < 1 || n > KP_LEAN_CAPSET_MAX_N || k < 1)
+        return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                            "cap set dimension n = %d outside 1..%d or no points",
+                            n, KP_LEAN_CAPSET_MAX_N);
+    unsigned char *c = malloc(k * (size_t)n);
+    if (c == NULL)
+        return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t j = 0; j < k; j++) {
+        unsigned long x = codes[j];
+        for (int i = 0; i < n; i++, x /= 3)
+            c[j * n + i] = (unsigned char)(x % 3);
+        if (x != 0) {
+            free(c);
+            return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                                "point %zu: code %lu is not below 3^%d", j, codes[j], n);
+        }
+    }
+    int rc = kp_lean_write_capset(path, n, c, k, flags, err);
+    free(c);
+    return rc;
+}
+
 /* ---- graphs (wagner21) -------------------------------------------------- */
 
 typedef struct {

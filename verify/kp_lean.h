@@ -63,6 +63,13 @@ int kp_lean_capset(FILE *out, int n, const unsigned char *coords, size_t k,
 int kp_lean_write_capset(const char *path, int n, const unsigned char *coords,
                          size_t k, int flags, kp_error_t *err);
 
+/* As kp_lean_write_capset, for points given by their base-3 codes (the
+   encoding of kp_lean_capset_code and kp_capset_encode); a code >= 3^n is
+   KP_EINPUT. */
+int kp_lean_write_capset_codes(const char *path, int n,
+                               const unsigned long *codes, size_t k,
+                               int flags, kp_error_t *err);
+
 /* Writes the Lean file proving that the simple graph on vertices 0..n-1
    with the m edges {edges[2e], edges[2e+1]} refutes Wagner's conjecture 2.1
    (lambda_1 + mu >= sqrt(n - 1) + 1 for connected graphs). problem names the

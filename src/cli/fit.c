@@ -348,6 +348,10 @@ static int fit_main(int argc, char **argv)
     }
     if (fc.tty)
         fputs("\r\033[K", stderr);
+    if (res.nranks > 1 && !o.quiet) /* bench/scale.sh reads this line */
+        fprintf(stderr, "kepler fit: %d ranks, rank 0 sent %ld migration "
+                "bytes (%.0f bytes/s)\n", res.nranks, res.migrated_bytes,
+                res.seconds > 0 ? res.migrated_bytes / res.seconds : 0.0);
     /* A checkpoint that could not be written stops the run with an error,
        but what was found until then is still written. */
     if (status == KP_EXIT_OK || res.rounds > res.resumed_rounds) {

@@ -334,18 +334,21 @@ int kp_cli_search(int argc, char **argv)
             return kp_cli_report(&err);
         p = pl.problem;
         if (o.problem != NULL && strcmp(o.problem, p->name)) {
+            int st = kp_cli_usage_error("search", "plugin %s defines problem "
+                                        "'%s', not '%s'", o.plugin, p->name,
+                                        o.problem);
             kp_problem_plugin_close(&pl);
-            return kp_cli_usage_error("search", "plugin %s defines problem "
-                                      "'%s', not '%s'", o.plugin, p->name,
-                                      o.problem);
+            return st;
         }
     } else if ((p = kp_problem_builtin(o.problem)) == NULL) {
         return kp_cli_usage_error("search", "unknown problem '%s'", o.problem);
     }
     if (o.n < p->n_min || o.n > p->n_max) {
+        int st = kp_cli_usage_error("search", "--n must be in %d..%d for %s, "
+                                    "got %d", p->n_min, p->n_max, p->name,
+                                    o.n);
         kp_problem_plugin_close(&pl);
-        return kp_cli_usage_error("search", "--n must be in %d..%d for %s, "
-                                  "got %d", p->n_min, p->n_max, p->name, o.n);
+        return st;
     }
 
     kp_grammar_t g;

@@ -437,3 +437,23 @@ Test(lean, fit_refusals)
     fclose(f);
     kp_data_clear(&d);
 }
+
+Test(lean, capset_codes_form)
+{
+    char path[] = "/tmp/kp-lean-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    kp_error_t err;
+    unsigned long codes[] = {0, 1, 3, 4}; /* the 4-cap of F_3^2 */
+    cr_assert_eq(kp_lean_write_capset_codes(path, 2, codes, 4, 0, &err), KP_OK, "%s", err.msg);
+    FILE *f = fopen(path, "r");
+    char buf[8192];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    buf[len] = '\0';
+    fclose(f);
+    cr_assert_not_null(strstr(buf, "def pts : List Nat := [0, 1, 3, 4]"));
+    unsigned long bad[] = {0, 9};
+    cr_assert_eq(kp_lean_write_capset_codes(path, 2, bad, 2, 0, &err), KP_EINPUT);
+    unlink(path);
+}
