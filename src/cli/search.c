@@ -255,9 +255,11 @@ static int write_certificate(const char *path, const kp_problem_t *p, int n,
     int first = 1, bad = 0;
     fputs("{", f);
     json_object_foreach(root, key, v) {
-        char *k = json_dumps(json_string(key), JSON_ENCODE_ANY);
+        json_t *jk = json_string(key);
+        char *k = jk ? json_dumps(jk, JSON_ENCODE_ANY) : NULL;
         fprintf(f, "%s\n  %s: ", first ? "" : ",", k ? k : "\"?\"");
         free(k);
+        json_decref(jk);
         bad |= dump_value(f, v);
         first = 0;
     }
