@@ -19,6 +19,7 @@
 #include "kp_constopt.h"
 #include "kp_data.h"
 #include "kp_grammar.h"
+#include "kp_lean.h"
 #include "kp_sr.h"
 #include "kp_verify.h"
 #ifdef KP_HAVE_MPI
@@ -38,6 +39,7 @@ static void fit_help(FILE *f)
         "  --json OUT.json     write the result (CONTRACT.md format)\n"
         "  --csv OUT.csv       write the Pareto front as CSV\n"
         "  --plot OUT.svg      draw the Pareto front and predicted vs observed\n"
+        "  --lean OUT.lean     prove the best formula's fit in Lean 4 (docs/lean.md)\n"
         "  --force             overwrite existing output files\n"
         "  --time SECONDS      wall-clock budget (default 60)\n"
         "  --max-evals N       stop after about N formula evaluations\n"
@@ -61,7 +63,7 @@ static void fit_help(FILE *f)
 }
 
 typedef struct {
-    const char *data, *target, *grammar, *json, *csv, *plot;
+    const char *data, *target, *grammar, *json, *csv, *plot, *lean;
     const char *checkpoint, *resume;
     int force, quiet;
     kp_sr_params_t sr;
@@ -75,6 +77,7 @@ static int parse_fit_args(fit_opts_t *o, int argc, char **argv)
         {"json", required_argument, NULL, 'j'},
         {"csv", required_argument, NULL, 'c'},
         {"plot", required_argument, NULL, 'p'},
+        {"lean", required_argument, NULL, 'L'},
         {"force", no_argument, NULL, 'f'},
         {"time", required_argument, NULL, 'T'},
         {"max-evals", required_argument, NULL, 'E'},
@@ -107,6 +110,7 @@ static int parse_fit_args(fit_opts_t *o, int argc, char **argv)
         case 'j': o->json = optarg; break;
         case 'c': o->csv = optarg; break;
         case 'p': o->plot = optarg; break;
+        case 'L': o->lean = optarg; break;
         case 'f': o->force = 1; break;
         case 'q': o->quiet = 1; break;
         case 'T':
@@ -264,6 +268,27 @@ int kp_cli_fit(int argc, char **argv)
 #endif
 }
 
+/* --lean: the best formula's Lean file. kp_lean re-checks it on every row
+   and refuses what it cannot prove (free constants, undefined rows): the
+   run's other outputs stand, and the exit status 1 says the proof is
+   missing. */
+static int fit_write_lean(const fit_report_t *rep, const kp_data_t *d,
+                          int target, const char *path)
+{
+    if (rep->best < 0) {
+        fprintf(stderr, "kepler fit: --lean: no formula found, %s not written\n", path);
+        return KP_EXIT_NOTFOUND;
+    }
+    kp_error_t err;
+    kp_error_init(&err);
+    if (kp_lean_write_fit(path, &rep->entry[rep->best].e, d, target, 0, &err) == KP_OK)
+        return KP_EXIT_OK;
+    if (err.code != KP_EINPUT || err.file[0] != '\0')
+        return kp_cli_report(&err);
+    fprintf(stderr, "kepler fit: --lean: %s not written: %s\n", path, err.msg);
+    return KP_EXIT_NOTFOUND;
+}
+
 static int fit_main(int argc, char **argv)
 {
     fit_opts_t o;
@@ -275,16 +300,16 @@ static int fit_main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank != 0) { /* rank 0 alone prints and writes */
         if (check_output(o.json, o.force) || check_output(o.csv, o.force) ||
-            check_output(o.plot, o.force))
+            check_output(o.plot, o.force) || check_output(o.lean, o.force))
             return KP_EXIT_USAGE;
-        o.json = o.csv = o.plot = NULL;
+        o.json = o.csv = o.plot = o.lean = NULL;
         o.quiet = 1;
         if (freopen("/dev/null", "w", stderr) == NULL)
             return KP_EXIT_INTERNAL;
     }
 #endif
     if (check_output(o.json, o.force) || check_output(o.csv, o.force) ||
-        check_output(o.plot, o.force))
+        check_output(o.plot, o.force) || check_output(o.lean, o.force))
         return KP_EXIT_USAGE;
 
     kp_error_t err;
@@ -362,6 +387,8 @@ static int fit_main(int argc, char **argv)
                                   o.quiet, o.data);
         if (status == KP_EXIT_OK)
             status = ws;
+        if (o.lean != NULL && status == KP_EXIT_OK)
+            status = fit_write_lean(&rep, &d, target, o.lean);
         fit_report_clear(&rep);
     }
     kp_sr_result_clear(&res);

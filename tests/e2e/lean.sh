@@ -32,6 +32,17 @@ expect_status 2 "fit without data" "$KEPLER" lean "$F/sqrt.json" -o "$T/sqrt.lea
 expect_status 0 "fit export with --data" "$KEPLER" lean "$F/sqrt.json" --data "$F/sqrt.csv" -o "$T/sqrt.lean"
 grep -q "theorem enclosure_error_bound" "$T/sqrt.lean" && ok || bad "enclosure theorem"
 
+# `kepler fit --lean`: the best formula of the fit, re-checked by kp_lean.
+# The data are y = x^2 exactly, so whatever the search returns, the file
+# states either exact reproduction or a proved error bound.
+printf 'x,y\n1,1\n2,4\n3,9\n-1,1\n0.5,0.25\n' >"$T/sq.csv"
+expect_status 0 "fit --lean" "$KEPLER" fit "$T/sq.csv" --rounds 3 --seed 1 --threads 1 \
+    --quiet --lean "$T/fitlean.lean"
+grep -Eq "^theorem (fit_exact|fit_error_bound|enclosure_error_bound) " "$T/fitlean.lean" &&
+    ok || bad "fit --lean wrote no theorem"
+expect_status 2 "fit --lean refuses to overwrite" "$KEPLER" fit "$T/sq.csv" --rounds 1 \
+    --quiet --lean "$T/fitlean.lean"
+
 # Round trip through search, when `kepler search capset` is there.
 if "$KEPLER" search capset --n 3 --out "$T/s3.json" --seed 1 --time 5 --quiet >/dev/null 2>&1; then
     expect_status 0 "export a searched cap" "$KEPLER" lean "$T/s3.json" -o "$T/s3.lean"
