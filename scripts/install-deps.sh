@@ -10,6 +10,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential autoconf automake libtool pkg-config git ca-certificates \
     libgmp-dev libmpfr-dev libflint-dev libflint-arb-dev libsleef-dev \
     libgsl-dev libcsv-dev libjansson-dev libxxhash-dev libcriterion-dev \
+    libopenmpi-dev openmpi-bin \
     >/dev/null
-# Optional, for ./configure --with-mpi (multi-node runs; CI builds without):
-#   $SUDO apt-get install -y -qq --no-install-recommends libopenmpi-dev openmpi-bin
+# Open MPI is for ./configure --with-mpi (multi-node runs with mpirun);
+# scripts/setup.sh configures with it whenever mpicc is installed, so CI
+# runs the MPI tests. A plain `kepler` run never starts MPI (kp_mpi.h).

@@ -21,13 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
-#ifdef KP_HAVE_MPI
-#include <mpi.h>
-#endif
 
+#include "kp_ckpt.h"
 #include "kp_constopt.h"
 #include "kp_eval.h"
 #include "kp_gp.h"
+#include "kp_mpi.h"
 #include "kp_policy.h"
 
 #define SR_CACHE_BITS 14
@@ -323,67 +322,15 @@ static double reward_of(double nmse)
     return isfinite(nmse) ? 1.0 / (1.0 + sqrt(nmse)) : 0.0;
 }
 
-/* ---- Ranks (MPI) ----------------------------------------------------------
+/* ---- Ranks --------------------------------------------------------------
 
-   Without MPI, or with one rank, these are the identity and the driver
-   does exactly what it did before ranks existed. */
+   The exchanges between ranks go through kp_mpi; with one rank (or no
+   MPI) every one of them is the identity, and the driver does exactly
+   what a single process does. */
 
 typedef struct {
     int rank, size;
 } sr_comm_t;
-
-static void comm_init(sr_comm_t *c)
-{
-    c->rank = 0;
-    c->size = 1;
-#ifdef KP_HAVE_MPI
-    int init = 0, fin = 0;
-    MPI_Initialized(&init);
-    MPI_Finalized(&fin);
-    if (init && !fin) {
-        MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
-        MPI_Comm_size(MPI_COMM_WORLD, &c->size);
-    }
-#endif
-}
-
-/* Agrees on one round: evaluations and rows summed over ranks, seconds the
-   largest, flags[] or-ed (flags set on any rank hold on every rank). */
-static void comm_round(const sr_comm_t *c, long *evals, long *rows,
-                       double *seconds, int *flags, int nflags)
-{
-#ifdef KP_HAVE_MPI
-    if (c->size > 1) {
-        long v[2] = {*evals, *rows}, s[2];
-        MPI_Allreduce(v, s, 2, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        *evals = s[0];
-        *rows = s[1];
-        double t;
-        MPI_Allreduce(seconds, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-        *seconds = t;
-        int f[8];
-        MPI_Allreduce(flags, f, nflags, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-        memcpy(flags, f, sizeof(int) * (size_t)nflags);
-    }
-#else
-    (void)c, (void)evals, (void)rows, (void)seconds, (void)flags, (void)nflags;
-#endif
-}
-
-/* 1 when any rank has bad != 0 (collective). */
-static int comm_any(const sr_comm_t *c, int bad)
-{
-#ifdef KP_HAVE_MPI
-    if (c->size > 1) {
-        int any = 0;
-        MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-        return any != 0;
-    }
-#else
-    (void)c;
-#endif
-    return bad != 0;
-}
 
 typedef struct {
     sr_island_t *isl;
@@ -522,48 +469,50 @@ static void policy_train(sr_state_t *st, const kp_grammar_t *g,
         sp->rewards[n] = reward_of(isl->pop[rank].loss);
         n++;
     }
-#ifdef KP_HAVE_MPI
     if (comm->size > 1) {
-        int K = comm->size, L = sp->maxlen;
-        int *cnt = malloc(sizeof(int) * 6 * (size_t)K);
-        if (cnt == NULL)
-            return;
-        int *dsp = cnt + K, *cs = cnt + 2 * K, *ds = cnt + 3 * K;
-        MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, MPI_COMM_WORLD);
-        int total = 0;
-        for (int k = 0; k < K; k++) {
-            dsp[k] = total;
-            cs[k] = cnt[k] * L;
-            ds[k] = total * L;
-            total += cnt[k];
+        /* One record per sequence: maxlen symbols, the length, the reward
+           (raw bytes: ranks are homogeneous). */
+        int L = sp->maxlen;
+        size_t rec = sizeof(int) * (size_t)(L + 1) + sizeof(double);
+        unsigned char *mine = malloc(rec * (size_t)n + 1), *all = NULL;
+        for (int i = 0; mine != NULL && i < n; i++) {
+            unsigned char *q = mine + rec * (size_t)i;
+            memcpy(q, sp->syms + (size_t)i * (size_t)L, sizeof(int) * (size_t)L);
+            memcpy(q + sizeof(int) * (size_t)L, &sp->lens[i], sizeof(int));
+            memcpy(q + sizeof(int) * (size_t)(L + 1), &sp->rewards[i],
+                   sizeof(double));
         }
-        int *asyms = malloc(sizeof(int) * ((size_t)total * (size_t)L + 1));
-        int *alens = malloc(sizeof(int) * ((size_t)total + 1));
-        double *arew = malloc(sizeof(double) * ((size_t)total + 1));
-        /* Every rank must join the collectives even when short of memory;
-           it then trains on nothing and the policies drift apart, which
-           costs quality, not correctness. */
-        int ok = asyms && alens && arew;
-        MPI_Allgatherv(sp->syms, n * L, MPI_INT, ok ? asyms : sp->syms, cs,
-                       ds, MPI_INT, MPI_COMM_WORLD);
-        MPI_Allgatherv(sp->lens, n, MPI_INT, ok ? alens : sp->lens, cnt, dsp,
-                       MPI_INT, MPI_COMM_WORLD);
-        MPI_Allgatherv(sp->rewards, n, MPI_DOUBLE, ok ? arew : sp->rewards,
-                       cnt, dsp, MPI_DOUBLE, MPI_COMM_WORLD);
-        *bytes += (long)n * (long)(sizeof(int) * (size_t)(L + 1) +
-                                   sizeof(double)) * (K - 1);
-        if (ok)
-            kp_policy_train(&sp->pol, g, asyms, alens, arew, total, &sp->tp,
-                            NULL);
+        size_t total = 0;
+        /* A rank short of memory contributes nothing; if the gather itself
+           fails, every rank trains on its own batch and the policies drift
+           apart, which costs quality, not correctness. */
+        int got = kp_mpi_allgather(mine, mine ? rec * (size_t)n : 0, &all,
+                                   &total, NULL);
+        *bytes += (long)(rec * (size_t)n) * (comm->size - 1);
+        int m = (int)(total / rec);
+        int *asyms = got == 0 ? malloc(sizeof(int) * ((size_t)m * L + 1)) : NULL;
+        int *alens = got == 0 ? malloc(sizeof(int) * ((size_t)m + 1)) : NULL;
+        double *arew = got == 0 ? malloc(sizeof(double) * ((size_t)m + 1)) : NULL;
+        if (asyms && alens && arew) {
+            for (int i = 0; i < m; i++) {
+                const unsigned char *q = all + rec * (size_t)i;
+                memcpy(asyms + (size_t)i * L, q, sizeof(int) * (size_t)L);
+                memcpy(&alens[i], q + sizeof(int) * (size_t)L, sizeof(int));
+                memcpy(&arew[i], q + sizeof(int) * (size_t)(L + 1),
+                       sizeof(double));
+            }
+            kp_policy_train(&sp->pol, g, asyms, alens, arew, m, &sp->tp, NULL);
+        } else {
+            kp_policy_train(&sp->pol, g, sp->syms, sp->lens, sp->rewards, n,
+                            &sp->tp, NULL);
+        }
         free(asyms);
         free(alens);
         free(arew);
-        free(cnt);
+        free(all);
+        free(mine);
         return;
     }
-#else
-    (void)comm, (void)bytes;
-#endif
     kp_policy_train(&sp->pol, g, sp->syms, sp->lens, sp->rewards, n, &sp->tp,
                     NULL);
 }
@@ -603,44 +552,36 @@ static void seed_islands(sr_state_t *st, int nsamples, const kp_sr_params_t *p)
     free(order);
 }
 
-/* Ring migration: the best `migrants` of island i replace the worst of
-   island i+1, computed from a snapshot so the order does not matter. With
-   several ranks the ring runs through all of them: the last island of rank
-   r feeds the first island of rank r+1 (one MPI_Sendrecv per round). */
-static void migrate(sr_state_t *st, int migrants, const sr_comm_t *comm,
-                    long *bytes)
+/* Migration: the best `migrants` of every island replace the worst of
+   its successor in the round's topology (kp_mpi.h), computed from a
+   snapshot so the order does not matter. Islands are numbered globally
+   over the ranks, so with several ranks the ring (or the random cycle)
+   runs through all of them. */
+static void migrate(sr_state_t *st, const kp_sr_params_t *p, int round,
+                    const sr_comm_t *comm, long *bytes)
 {
-    int ring = comm->size > 1 && st->nisl > 0;
-    if ((st->nisl < 2 && !ring) || migrants <= 0)
+    int migrants = p->migrants;
+    if (st->nisl < 1 || st->nisl * comm->size < 2 || migrants <= 0)
         return;
-    /* One more row for the migrants that arrive from the previous rank. */
-    kp_indiv_t *snap =
-        malloc(sizeof *snap * (size_t)(st->nisl + 1) * (size_t)migrants);
-    if (snap == NULL)
+    size_t block = sizeof(kp_indiv_t) * (size_t)migrants;
+    kp_indiv_t *snap = malloc(2 * block * (size_t)st->nisl);
+    int bad = snap == NULL;
+    if (kp_mpi_any(bad)) {
+        free(snap);
         return;
+    }
+    kp_indiv_t *in = snap + (size_t)st->nisl * migrants;
     for (int i = 0; i < st->nisl; i++)
         for (int k = 0; k < migrants; k++)
             snap[i * migrants + k] = st->isl[i].pop[k < st->isl[i].n ? k : 0];
-    const kp_indiv_t *into0 = snap + (size_t)(st->nisl - 1) * migrants;
-#ifdef KP_HAVE_MPI
-    if (ring) {
-        /* Homogeneous ranks assumed (same binary): individuals travel as
-           raw bytes. */
-        int cnt = (int)(sizeof *snap * (size_t)migrants);
-        kp_indiv_t *in = snap + (size_t)st->nisl * migrants;
-        MPI_Sendrecv(into0, cnt, MPI_BYTE, (comm->rank + 1) % comm->size, 17,
-                     in, cnt, MPI_BYTE,
-                     (comm->rank + comm->size - 1) % comm->size, 17,
-                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        *bytes += cnt;
-        into0 = in;
+    if (kp_mpi_migrate(in, snap, block, st->nisl, p->topology, p->seed,
+                       (uint64_t)round, bytes) != 0) {
+        free(snap);
+        return;
     }
-#else
-    (void)bytes;
-#endif
-    for (int i = 0; i < st->nisl; i++) {
-        sr_island_t *dst = &st->isl[(i + 1) % st->nisl];
-        const kp_indiv_t *src = i + 1 == st->nisl ? into0 : snap + i * migrants;
+    for (int j = 0; j < st->nisl; j++) {
+        sr_island_t *dst = &st->isl[j];
+        const kp_indiv_t *src = in + (size_t)j * migrants;
         for (int k = 0; k < migrants && k < dst->n; k++)
             dst->pop[dst->n - 1 - k] = src[k];
     }
@@ -708,228 +649,39 @@ static int try_exact(kp_sr_result_t *r, const kp_grammar_t *g,
    The fixed header in front holds the magic, the version, the payload
    length and the XXH3 of the payload. */
 
-#define SR_CK_MAGIC "KEPLERSR"
-#define SR_CK_VERSION 1u
-#define SR_CK_HEADER 32
+#define SR_CK_VERSION 2u /* 2: the topology is a shaping parameter */
 
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-    int oom;
-} ck_wbuf_t;
-
-static void wb_bytes(ck_wbuf_t *b, const void *v, size_t n)
+static void ck_put_pareto(kp_ck_wbuf_t *b, const kp_pareto_t *a)
 {
-    if (b->oom)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n)
-            cap *= 2;
-        unsigned char *q = realloc(b->p, cap);
-        if (q == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, v, n);
-    b->n += n;
-}
-
-static void wb_u64(ck_wbuf_t *b, uint64_t v)
-{
-    unsigned char c[8];
-    for (int k = 0; k < 8; k++)
-        c[k] = (unsigned char)(v >> (8 * k));
-    wb_bytes(b, c, 8);
-}
-
-static void wb_u32(ck_wbuf_t *b, uint32_t v)
-{
-    unsigned char c[4];
-    for (int k = 0; k < 4; k++)
-        c[k] = (unsigned char)(v >> (8 * k));
-    wb_bytes(b, c, 4);
-}
-
-static void wb_i32(ck_wbuf_t *b, int v) { wb_u32(b, (uint32_t)v); }
-static void wb_i64(ck_wbuf_t *b, int64_t v) { wb_u64(b, (uint64_t)v); }
-
-static void wb_f64(ck_wbuf_t *b, double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    wb_u64(b, u);
-}
-
-typedef struct {
-    const unsigned char *p;
-    size_t n, pos;
-    int bad; /* read past the end or an invalid value */
-} ck_rbuf_t;
-
-static const unsigned char *rb_take(ck_rbuf_t *r, size_t n)
-{
-    if (r->bad || n > r->n - r->pos) {
-        r->bad = 1;
-        return NULL;
-    }
-    const unsigned char *q = r->p + r->pos;
-    r->pos += n;
-    return q;
-}
-
-static uint64_t rb_u64(ck_rbuf_t *r)
-{
-    const unsigned char *c = rb_take(r, 8);
-    uint64_t v = 0;
-    for (int k = 0; c && k < 8; k++)
-        v |= (uint64_t)c[k] << (8 * k);
-    return v;
-}
-
-static uint32_t rb_u32(ck_rbuf_t *r)
-{
-    const unsigned char *c = rb_take(r, 4);
-    uint32_t v = 0;
-    for (int k = 0; c && k < 4; k++)
-        v |= (uint32_t)c[k] << (8 * k);
-    return v;
-}
-
-static int rb_i32(ck_rbuf_t *r) { return (int)(int32_t)rb_u32(r); }
-static int64_t rb_i64(ck_rbuf_t *r) { return (int64_t)rb_u64(r); }
-
-static double rb_f64(ck_rbuf_t *r)
-{
-    uint64_t u = rb_u64(r);
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
-/* Reads an int in [lo, hi]; out of range marks the buffer bad. */
-static int rb_range(ck_rbuf_t *r, int lo, int hi)
-{
-    int v = rb_i32(r);
-    if (v < lo || v > hi) {
-        r->bad = 1;
-        return lo;
-    }
-    return v;
-}
-
-static void wb_rng(ck_wbuf_t *b, const kp_rng_t *rng)
-{
-    for (int k = 0; k < 4; k++)
-        wb_u64(b, rng->s[k]);
-}
-
-static void rb_rng(ck_rbuf_t *r, kp_rng_t *rng)
-{
-    for (int k = 0; k < 4; k++)
-        rng->s[k] = rb_u64(r);
-}
-
-static void wb_expr(ck_wbuf_t *b, const kp_expr_t *e)
-{
-    wb_i32(b, e->len);
-    wb_i32(b, e->nconst);
-    for (int i = 0; i < e->len; i++)
-        wb_u32(b, e->tok[i]);
-    for (int k = 0; k < e->nconst; k++) {
-        wb_f64(b, e->c[k].value);
-        wb_i64(b, e->c[k].num);
-        wb_i64(b, e->c[k].den);
-    }
-}
-
-/* Reads an expression and checks its invariants, so a corrupt file cannot
-   hand the evaluator an ill-formed tree. */
-static void rb_expr(ck_rbuf_t *r, kp_expr_t *e)
-{
-    memset(e, 0, sizeof *e);
-    e->len = rb_range(r, 1, KP_EXPR_MAX_LEN);
-    e->nconst = rb_range(r, 0, KP_EXPR_MAX_CONSTS);
-    int need = 1;
-    for (int i = 0; i < e->len && !r->bad; i++) {
-        uint32_t t = rb_u32(r);
-        if (t > 0xffffu || (t >= KP_OP_COUNT && t < KP_TOK_CONST) ||
-            need <= 0) {
-            r->bad = 1;
-            break;
-        }
-        e->tok[i] = (kp_tok_t)t;
-        need += kp_tok_arity(e->tok[i]) - 1;
-    }
-    for (int k = 0; k < e->nconst && !r->bad; k++) {
-        e->c[k].value = rb_f64(r);
-        e->c[k].num = rb_i64(r);
-        e->c[k].den = rb_i64(r);
-    }
-    if (r->bad || need != 0) {
-        r->bad = 1;
-        kp_expr_init(e);
-        e->len = 1;
-        e->tok[0] = KP_TOK_CONST; /* a harmless placeholder */
-        e->nconst = 1;
-        e->size[0] = 1;
-        return;
-    }
-    kp_expr_update_sizes(e);
-    if (kp_expr_check(e, NULL) != KP_OK)
-        r->bad = 1;
-}
-
-static void wb_pareto(ck_wbuf_t *b, const kp_pareto_t *a)
-{
-    wb_i32(b, a->max_complexity);
+    kp_ck_put_i32(b, a->max_complexity);
     for (int c = 1; c <= a->max_complexity; c++) {
-        wb_i32(b, a->used[c]);
+        kp_ck_put_i32(b, a->used[c]);
         if (!a->used[c])
             continue;
-        wb_expr(b, &a->slot[c].e);
-        wb_i32(b, a->slot[c].complexity);
-        wb_f64(b, a->slot[c].loss);
-        wb_u64(b, a->slot[c].hash);
+        kp_ck_put_expr(b, &a->slot[c].e);
+        kp_ck_put_i32(b, a->slot[c].complexity);
+        kp_ck_put_f64(b, a->slot[c].loss);
+        kp_ck_put_u64(b, a->slot[c].hash);
     }
 }
 
 /* Restores the archive slot by slot (not by insertion), so it is the saved
    one exactly; a must be initialised with the same max_complexity. */
-static void rb_pareto(ck_rbuf_t *r, kp_pareto_t *a)
+static void ck_get_pareto(kp_ck_rbuf_t *r, kp_pareto_t *a)
 {
-    if (rb_i32(r) != a->max_complexity) {
+    if (kp_ck_get_i32(r) != a->max_complexity) {
         r->bad = 1;
         return;
     }
     for (int c = 1; c <= a->max_complexity && !r->bad; c++) {
-        a->used[c] = (uint8_t)rb_range(r, 0, 1);
+        a->used[c] = (uint8_t)kp_ck_get_range(r, 0, 1);
         if (!a->used[c])
             continue;
-        rb_expr(r, &a->slot[c].e);
-        a->slot[c].complexity = rb_i32(r);
-        a->slot[c].loss = rb_f64(r);
-        a->slot[c].hash = rb_u64(r);
+        kp_ck_get_expr(r, &a->slot[c].e);
+        a->slot[c].complexity = kp_ck_get_i32(r);
+        a->slot[c].loss = kp_ck_get_f64(r);
+        a->slot[c].hash = kp_ck_get_u64(r);
     }
-}
-
-static void wb_indiv(ck_wbuf_t *b, const kp_indiv_t *ind)
-{
-    wb_expr(b, &ind->e);
-    wb_f64(b, ind->loss);
-    wb_i32(b, ind->complexity);
-    wb_u64(b, ind->hash);
-}
-
-static void rb_indiv(ck_rbuf_t *r, kp_indiv_t *ind)
-{
-    rb_expr(r, &ind->e);
-    ind->loss = rb_f64(r);
-    ind->complexity = rb_i32(r);
-    ind->hash = rb_u64(r);
 }
 
 /* Fingerprint of the data: sizes and every bit of every column. */
@@ -950,55 +702,24 @@ static uint64_t data_fingerprint(const double *const *cols, int nvars,
     return h;
 }
 
-/* Fingerprint of the bound grammar: limits, rules and every symbol. */
-static uint64_t grammar_fingerprint(const kp_grammar_t *g)
-{
-    ck_wbuf_t b = {0};
-    wb_i32(&b, g->max_len);
-    wb_i32(&b, g->max_depth);
-    wb_i32(&b, g->start);
-    wb_i32(&b, g->ntypes);
-    for (int c = 0; c <= KP_GCLASS_COUNT; c++) {
-        wb_u32(&b, g->forbid_child[c]);
-        wb_u32(&b, g->forbid_desc[c]);
-    }
-    wb_i32(&b, g->nsym);
-    for (int i = 0; i < g->nsym; i++) {
-        const kp_gsym_t *s = &g->sym[i];
-        wb_bytes(&b, s->name, strnlen(s->name, KP_GRAMMAR_NAME_MAX));
-        wb_i32(&b, s->kind);
-        wb_i32(&b, s->cls);
-        wb_u32(&b, s->tok);
-        wb_i32(&b, s->arity);
-        wb_i32(&b, s->arg_type[0]);
-        wb_i32(&b, s->arg_type[1]);
-        wb_i32(&b, s->type);
-        wb_i32(&b, s->cost);
-        wb_i64(&b, s->num);
-        wb_i64(&b, s->den);
-    }
-    uint64_t h = b.oom ? 0 : XXH3_64bits(b.p, b.n);
-    free(b.p);
-    return h;
-}
-
 /* The parameters that shape the trajectory, as doubles for the messages;
    budgets, threads and callbacks may change between runs. */
-#define SR_CK_NPARAM 13
+#define SR_CK_NPARAM 14
 static void shaping_params(const kp_sr_params_t *p, double *v)
 {
     double w[SR_CK_NPARAM] = {
         (double)p->seed, p->engine, p->islands, p->population,
         p->generations, p->policy_batch, p->policy_hidden, p->policy_epsilon,
         p->policy_elites, p->migrants, (double)p->batch_rows,
-        p->max_complexity, p->exact_loss};
+        p->max_complexity, p->exact_loss, p->topology};
     memcpy(v, w, sizeof w);
 }
 
 static const char *const shaping_names[SR_CK_NPARAM] = {
     "seed", "engine", "islands", "population", "generations",
     "policy batch", "policy hidden size", "policy epsilon", "policy elites",
-    "migrants", "batch rows", "maximum complexity", "exact loss"};
+    "migrants", "batch rows", "maximum complexity", "exact loss",
+    "topology (0 ring, 1 random)"};
 
 /* What the driver loop carries between rounds besides st and r. */
 typedef struct {
@@ -1009,234 +730,117 @@ typedef struct {
     int *nchecked;
 } sr_ck_ctx_t;
 
-static int ck_serialise(ck_wbuf_t *b, const sr_state_t *st,
+static int ck_serialise(kp_ck_wbuf_t *b, const sr_state_t *st,
                         const kp_sr_result_t *r, const kp_sr_params_t *p,
                         const sr_ck_ctx_t *cx)
 {
-    /* Header first; its length and checksum are filled in at the end. */
-    wb_bytes(b, SR_CK_MAGIC, 8);
-    wb_u32(b, SR_CK_VERSION);
-    wb_u32(b, 0);
-    wb_u64(b, 0);
-    wb_u64(b, 0);
-    wb_u64(b, cx->data_fp);
-    wb_u64(b, cx->grammar_fp);
+    kp_ck_begin(b, KP_CK_MAGIC_SR, SR_CK_VERSION);
+    kp_ck_put_u64(b, cx->data_fp);
+    kp_ck_put_u64(b, cx->grammar_fp);
     double v[SR_CK_NPARAM];
     shaping_params(p, v);
-    wb_u64(b, p->seed); /* exact: a double cannot hold every seed */
+    kp_ck_put_u64(b, p->seed); /* exact: a double cannot hold every seed */
     for (int k = 0; k < SR_CK_NPARAM; k++)
-        wb_f64(b, v[k]);
-    wb_i32(b, cx->rank);
-    wb_i32(b, cx->nranks);
-    wb_i32(b, r->rounds);
-    wb_i64(b, r->evaluations);
-    wb_i64(b, r->rows_evaluated);
-    wb_f64(b, r->seconds);
-    wb_i32(b, r->exact_found);
-    wb_rng(b, &cx->master);
-    wb_i32(b, *cx->nchecked);
+        kp_ck_put_f64(b, v[k]);
+    kp_ck_put_i32(b, cx->rank);
+    kp_ck_put_i32(b, cx->nranks);
+    kp_ck_put_i32(b, r->rounds);
+    kp_ck_put_i64(b, r->evaluations);
+    kp_ck_put_i64(b, r->rows_evaluated);
+    kp_ck_put_f64(b, r->seconds);
+    kp_ck_put_i32(b, r->exact_found);
+    kp_ck_put_rng(b, &cx->master);
+    kp_ck_put_i32(b, *cx->nchecked);
     for (int k = 0; k < *cx->nchecked; k++)
-        wb_u64(b, cx->checked[k]);
-    wb_pareto(b, &r->archive);
-    wb_i32(b, st->nisl);
+        kp_ck_put_u64(b, cx->checked[k]);
+    ck_put_pareto(b, &r->archive);
+    kp_ck_put_i32(b, st->nisl);
     for (int i = 0; i < st->nisl; i++) {
         const sr_island_t *isl = &st->isl[i];
-        wb_rng(b, &isl->rng);
-        wb_i32(b, isl->n);
+        kp_ck_put_rng(b, &isl->rng);
+        kp_ck_put_i32(b, isl->n);
         for (int k = 0; k < isl->n; k++)
-            wb_indiv(b, &isl->pop[k]);
-        wb_pareto(b, &isl->archive);
+            kp_ck_put_indiv(b, &isl->pop[k]);
+        ck_put_pareto(b, &isl->archive);
         /* Only used cache entries: a cache hit skips a fit (and its draws
            from the island stream), so the cache is part of the state. */
         int used = 0;
         for (size_t k = 0; k < (size_t)1 << SR_CACHE_BITS; k++)
             used += isl->cache[k].hash != 0 || isl->cache[k].nfree != 0;
-        wb_i32(b, used);
+        kp_ck_put_i32(b, used);
         for (size_t k = 0; k < (size_t)1 << SR_CACHE_BITS; k++) {
             const sr_cache_entry_t *ce = &isl->cache[k];
             if (ce->hash == 0 && ce->nfree == 0)
                 continue;
-            wb_u32(b, (uint32_t)k);
-            wb_u64(b, ce->hash);
-            wb_f64(b, ce->loss);
-            wb_i32(b, ce->nfree);
+            kp_ck_put_u32(b, (uint32_t)k);
+            kp_ck_put_u64(b, ce->hash);
+            kp_ck_put_f64(b, ce->loss);
+            kp_ck_put_i32(b, ce->nfree);
             for (int c = 0; c < SR_CACHE_FREE; c++)
-                wb_f64(b, ce->c[c]);
+                kp_ck_put_f64(b, ce->c[c]);
         }
     }
-    wb_i32(b, st->have_policy);
+    kp_ck_put_i32(b, st->have_policy);
     if (st->have_policy) {
         size_t n = kp_policy_size(&st->sp.pol);
-        wb_u64(b, n);
+        kp_ck_put_u64(b, n);
         unsigned char *tmp = malloc(n);
         if (tmp == NULL)
             return KP_ENOMEM;
         int rc = kp_policy_save(&st->sp.pol, tmp, n, NULL);
-        wb_bytes(b, tmp, n);
+        kp_ck_put_bytes(b, tmp, n);
         free(tmp);
         if (rc != KP_OK)
             return rc;
     }
-    if (b->oom)
-        return KP_ENOMEM;
-    uint64_t len = b->n - SR_CK_HEADER;
-    uint64_t sum = XXH3_64bits(b->p + SR_CK_HEADER, len);
-    for (int k = 0; k < 8; k++) {
-        b->p[16 + k] = (unsigned char)(len >> (8 * k));
-        b->p[24 + k] = (unsigned char)(sum >> (8 * k));
-    }
-    return KP_OK;
-}
-
-/* Writes buf to path atomically: a temporary file in the same directory,
-   fsync, rename over path, fsync of the directory. The temporary name is
-   fixed (path.tmp), so a writer killed mid-write leaves at most one stale
-   file, which the next write replaces. */
-static int write_atomic(const char *path, const unsigned char *buf, size_t n,
-                        kp_error_t *err)
-{
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (tmp == NULL)
-        return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return kp_error_set(err, KP_EINPUT, path, 0, 0,
-                            "cannot write checkpoint: %s", strerror(e));
-    }
-    size_t done = 0;
-    int e = 0;
-    while (done < n) {
-        ssize_t w = write(fd, buf + done, n - done);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            e = errno;
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (e == 0 && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && rename(tmp, path) != 0)
-        e = errno;
-    if (e != 0) {
-        unlink(tmp);
-        free(tmp);
-        return kp_error_set(err, KP_EINPUT, path, 0, 0,
-                            "cannot write checkpoint: %s", strerror(e));
-    }
-    free(tmp);
-    /* Make the rename itself durable. */
-    char *dir = strdup(path);
-    if (dir != NULL) {
-        char *slash = strrchr(dir, '/');
-        const char *d = ".";
-        if (slash == dir)
-            d = "/";
-        else if (slash != NULL) {
-            *slash = '\0';
-            d = dir;
-        }
-        int dfd = open(d, O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    return KP_OK;
-}
-
-/* The checkpoint file of this rank: path itself with one rank. */
-static char *rank_path(const char *path, int rank, int nranks)
-{
-    size_t n = strlen(path) + 32;
-    char *s = malloc(n);
-    if (s == NULL)
-        return NULL;
-    if (nranks > 1)
-        snprintf(s, n, "%s.rank%d", path, rank);
-    else
-        snprintf(s, n, "%s", path);
-    return s;
+    return kp_ck_end(b);
 }
 
 static int ck_save(const char *path, const sr_state_t *st,
                    const kp_sr_result_t *r, const kp_sr_params_t *p,
                    const sr_ck_ctx_t *cx, kp_error_t *err)
 {
-    ck_wbuf_t b = {0};
+    kp_ck_wbuf_t b = {0};
     int rc = ck_serialise(&b, st, r, p, cx);
     if (rc != KP_OK) {
         free(b.p);
         return kp_error_set(err, rc, NULL, 0, 0, "out of memory");
     }
-    char *file = rank_path(path, cx->rank, cx->nranks);
+    char *file = kp_ck_rank_path(path, cx->rank, cx->nranks, NULL);
     if (file == NULL) {
         free(b.p);
         return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
     }
-    rc = write_atomic(file, b.p, b.n, err);
+    rc = kp_ck_write(file, b.p, b.n, cx->nranks > 1, err);
     free(file);
     free(b.p);
     return rc;
 }
 
-static unsigned char *read_all(const char *path, size_t *n, int *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        *e = errno;
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf != NULL) {
-        if (len == cap) {
-            unsigned char *q = realloc(buf, cap * 2);
-            if (q == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = q;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    *e = buf == NULL ? ENOMEM : ferror(f) ? EIO : 0;
-    fclose(f);
-    if (*e != 0) {
-        free(buf);
-        return NULL;
-    }
-    *n = len;
-    return buf;
-}
+/* What a loader needs (kp_ck_load_ranks hands it back). */
+typedef struct {
+    sr_state_t *st;
+    kp_sr_result_t *r;
+    const kp_sr_params_t *p;
+    const kp_grammar_t *g;
+    sr_ck_ctx_t *cx;
+} sr_load_t;
 
-/* Loads the checkpoint into st, r and cx (all initialised for p as for a
-   fresh run). Checks everything before the first byte of state is
-   trusted; any failure leaves a one-line message naming the file. */
-static int ck_load(const char *path, sr_state_t *st, kp_sr_result_t *r,
-                   const kp_sr_params_t *p, const kp_grammar_t *g,
-                   sr_ck_ctx_t *cx, kp_error_t *err)
+/* Loads the checkpoint file into st, r and cx (all initialised for p as
+   for a fresh run) and sets *round to its round count. Checks everything
+   before the first byte of state is trusted; any failure leaves a
+   one-line message naming the file. */
+static int ck_load(const char *file, void *ctx, int *round, kp_error_t *err)
 {
-    char *file = rank_path(path, cx->rank, cx->nranks);
-    if (file == NULL)
-        return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+    sr_load_t *ld = ctx;
+    sr_state_t *st = ld->st;
+    kp_sr_result_t *r = ld->r;
+    const kp_sr_params_t *p = ld->p;
+    sr_ck_ctx_t *cx = ld->cx;
     size_t n = 0;
     int e = 0;
-    unsigned char *buf = read_all(file, &n, &e);
+    unsigned char *buf = kp_ck_read(file, &n, &e);
+    kp_ck_rbuf_t rb;
     int rc = KP_OK;
 #define CK_FAIL(...)                                                      \
     do {                                                                  \
@@ -1245,82 +849,71 @@ static int ck_load(const char *path, sr_state_t *st, kp_sr_result_t *r,
     } while (0)
     if (buf == NULL)
         CK_FAIL("cannot read checkpoint: %s", strerror(e));
-    if (n < SR_CK_HEADER || memcmp(buf, SR_CK_MAGIC, 8) != 0)
-        CK_FAIL("not a Kepler search checkpoint");
-    ck_rbuf_t rb = {buf, n, 8, 0};
-    uint32_t version = rb_u32(&rb);
-    rb_u32(&rb);
-    uint64_t len = rb_u64(&rb), sum = rb_u64(&rb);
-    if (version != SR_CK_VERSION)
-        CK_FAIL("checkpoint format version %u, this kepler reads version %u",
-                version, SR_CK_VERSION);
-    if (len != n - SR_CK_HEADER)
-        CK_FAIL("truncated or padded checkpoint (%zu bytes, header says %llu)",
-                n, (unsigned long long)(len + SR_CK_HEADER));
-    if (XXH3_64bits(buf + SR_CK_HEADER, len) != sum)
-        CK_FAIL("corrupt checkpoint (checksum mismatch)");
-    if (rb_u64(&rb) != cx->data_fp)
+    if ((rc = kp_ck_open(&rb, buf, n, KP_CK_MAGIC_SR, SR_CK_VERSION, file,
+                         err)) != KP_OK)
+        goto done;
+    if (kp_ck_get_u64(&rb) != cx->data_fp)
         CK_FAIL("checkpoint was made for other data");
-    if (rb_u64(&rb) != cx->grammar_fp)
+    if (kp_ck_get_u64(&rb) != cx->grammar_fp)
         CK_FAIL("checkpoint was made with another grammar or other inputs");
     double v[SR_CK_NPARAM];
     shaping_params(p, v);
-    if (rb_u64(&rb) != p->seed)
+    if (kp_ck_get_u64(&rb) != p->seed)
         CK_FAIL("checkpoint was made with another seed");
     for (int k = 0; k < SR_CK_NPARAM; k++) {
-        double s = rb_f64(&rb);
+        double s = kp_ck_get_f64(&rb);
         if (!(s == v[k]) && !rb.bad)
             CK_FAIL("checkpoint was made with %s %.17g, this run has %.17g",
                     shaping_names[k], s, v[k]);
     }
-    int rank = rb_i32(&rb), nranks = rb_i32(&rb);
+    int rank = kp_ck_get_i32(&rb), nranks = kp_ck_get_i32(&rb);
     if (!rb.bad && (rank != cx->rank || nranks != cx->nranks))
         CK_FAIL("checkpoint was made by rank %d of %d, this is rank %d of %d",
                 rank, nranks, cx->rank, cx->nranks);
-    r->rounds = rb_range(&rb, 0, 1 << 30);
-    r->evaluations = (long)rb_i64(&rb);
-    r->rows_evaluated = (long)rb_i64(&rb);
-    r->seconds = rb_f64(&rb);
-    r->exact_found = rb_range(&rb, 0, 1);
-    rb_rng(&rb, &cx->master);
-    *cx->nchecked = rb_range(&rb, 0, SR_MAX_CHECKED);
+    r->rounds = kp_ck_get_range(&rb, 0, 1 << 30);
+    r->evaluations = (long)kp_ck_get_i64(&rb);
+    r->rows_evaluated = (long)kp_ck_get_i64(&rb);
+    r->seconds = kp_ck_get_f64(&rb);
+    r->exact_found = kp_ck_get_range(&rb, 0, 1);
+    kp_ck_get_rng(&rb, &cx->master);
+    *cx->nchecked = kp_ck_get_range(&rb, 0, SR_MAX_CHECKED);
     for (int k = 0; k < *cx->nchecked; k++)
-        cx->checked[k] = rb_u64(&rb);
-    rb_pareto(&rb, &r->archive);
-    if (rb_i32(&rb) != st->nisl)
+        cx->checked[k] = kp_ck_get_u64(&rb);
+    ck_get_pareto(&rb, &r->archive);
+    if (kp_ck_get_i32(&rb) != st->nisl)
         rb.bad = 1;
     for (int i = 0; i < st->nisl && !rb.bad; i++) {
         sr_island_t *isl = &st->isl[i];
-        rb_rng(&rb, &isl->rng);
-        isl->n = rb_range(&rb, 0, p->population);
+        kp_ck_get_rng(&rb, &isl->rng);
+        isl->n = kp_ck_get_range(&rb, 0, p->population);
         for (int k = 0; k < isl->n && !rb.bad; k++)
-            rb_indiv(&rb, &isl->pop[k]);
-        rb_pareto(&rb, &isl->archive);
-        int used = rb_range(&rb, 0, 1 << SR_CACHE_BITS);
+            kp_ck_get_indiv(&rb, &isl->pop[k]);
+        ck_get_pareto(&rb, &isl->archive);
+        int used = kp_ck_get_range(&rb, 0, 1 << SR_CACHE_BITS);
         memset(isl->cache, 0, sizeof(sr_cache_entry_t) << SR_CACHE_BITS);
         for (int k = 0; k < used && !rb.bad; k++) {
-            uint32_t at = rb_u32(&rb);
+            uint32_t at = kp_ck_get_u32(&rb);
             if (at >= (1u << SR_CACHE_BITS)) {
                 rb.bad = 1;
                 break;
             }
             sr_cache_entry_t *ce = &isl->cache[at];
-            ce->hash = rb_u64(&rb);
-            ce->loss = rb_f64(&rb);
-            ce->nfree = rb_range(&rb, 0, SR_CACHE_FREE);
+            ce->hash = kp_ck_get_u64(&rb);
+            ce->loss = kp_ck_get_f64(&rb);
+            ce->nfree = kp_ck_get_range(&rb, 0, SR_CACHE_FREE);
             for (int c = 0; c < SR_CACHE_FREE; c++)
-                ce->c[c] = rb_f64(&rb);
+                ce->c[c] = kp_ck_get_f64(&rb);
         }
     }
-    if (rb_range(&rb, 0, 1) != st->have_policy)
+    if (kp_ck_get_range(&rb, 0, 1) != st->have_policy)
         rb.bad = 1;
     if (st->have_policy && !rb.bad) {
-        uint64_t plen = rb_u64(&rb);
+        uint64_t plen = kp_ck_get_u64(&rb);
         const unsigned char *pb =
-            plen <= n ? rb_take(&rb, (size_t)plen) : (rb.bad = 1, NULL);
+            plen <= n ? kp_ck_take(&rb, (size_t)plen) : (rb.bad = 1, NULL);
         if (pb != NULL) {
             kp_policy_clear(&st->sp.pol);
-            if (kp_policy_load(&st->sp.pol, g, pb, (size_t)plen, NULL) !=
+            if (kp_policy_load(&st->sp.pol, ld->g, pb, (size_t)plen, NULL) !=
                     KP_OK ||
                 kp_policy_max_len(&st->sp.pol) != st->sp.maxlen)
                 rb.bad = 1;
@@ -1328,10 +921,10 @@ static int ck_load(const char *path, sr_state_t *st, kp_sr_result_t *r,
     }
     if (rb.bad || rb.pos != rb.n)
         CK_FAIL("corrupt checkpoint (inconsistent contents)");
+    *round = r->rounds;
 done:
 #undef CK_FAIL
     free(buf);
-    free(file);
     return rc;
 }
 
@@ -1361,46 +954,32 @@ static int budget_spent(const kp_sr_result_t *r, const kp_sr_params_t *p)
    merges them in rank order; the other ranks keep their own. */
 static void gather_archives(kp_sr_result_t *r, const sr_comm_t *comm)
 {
-#ifdef KP_HAVE_MPI
     if (comm->size < 2)
         return;
-    ck_wbuf_t b = {0};
-    wb_pareto(&b, &r->archive);
-    int n = b.oom ? 0 : (int)b.n;
-    int *cnt = NULL, *dsp = NULL;
+    kp_ck_wbuf_t b = {0};
+    ck_put_pareto(&b, &r->archive);
     unsigned char *all = NULL;
-    int total = 0;
-    if (comm->rank == 0) {
-        cnt = malloc(sizeof(int) * 2 * (size_t)comm->size);
-        dsp = cnt ? cnt + comm->size : NULL;
-    }
-    MPI_Gather(&n, 1, MPI_INT, cnt, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (comm->rank == 0 && cnt != NULL) {
-        for (int k = 0; k < comm->size; k++) {
-            dsp[k] = total;
-            total += cnt[k];
-        }
-        all = malloc((size_t)total + 1);
-    }
-    MPI_Gatherv(b.p, n, MPI_BYTE, all, cnt, dsp, MPI_BYTE, 0, MPI_COMM_WORLD);
-    if (comm->rank == 0 && all != NULL) {
-        kp_pareto_t a;
+    size_t total = 0;
+    size_t *cnt = malloc(sizeof *cnt * (size_t)comm->size);
+    /* An archive that could not be serialised travels as nothing. */
+    if (kp_mpi_gather0(b.p, b.oom ? 0 : b.n, &all, &total, cnt) == 0 &&
+        comm->rank == 0 && all != NULL && cnt != NULL) {
+        size_t off = cnt[0];
         for (int k = 1; k < comm->size; k++) {
+            kp_pareto_t a;
             if (kp_pareto_init(&a, r->archive.max_complexity) != KP_OK)
                 break;
-            ck_rbuf_t rb = {all + dsp[k], (size_t)cnt[k], 0, 0};
-            rb_pareto(&rb, &a);
+            kp_ck_rbuf_t rb = {all + off, cnt[k], 0, 0};
+            ck_get_pareto(&rb, &a);
             if (!rb.bad)
                 kp_pareto_merge(&r->archive, &a);
             kp_pareto_clear(&a);
+            off += cnt[k];
         }
     }
     free(all);
     free(cnt);
     free(b.p);
-#else
-    (void)r, (void)comm;
-#endif
 }
 
 int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
@@ -1412,23 +991,21 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
         return rc;
     double t0 = now_seconds();
     int nthreads = p->threads > 0 ? p->threads : omp_get_max_threads();
-    sr_comm_t comm;
-    comm_init(&comm);
+    sr_comm_t comm = {kp_mpi_rank(), kp_mpi_size()};
     r->rank = comm.rank;
     r->nranks = comm.size;
     kp_rng_t master;
     kp_rng_init(&master, p->seed);
     sr_state_t st;
     rc = state_init(&st, g, p, nthreads, comm.rank, &master, err);
-    if (rc != KP_OK) {
-        state_clear(&st);
-        return rc;
-    }
     int batching = p->batch_rows > 0 && nrows > p->batch_rows;
     size_t nb = batching ? p->batch_rows : nrows;
-    if (batching && (st.batch_idx = malloc(sizeof(size_t) * nb)) == NULL) {
+    if (rc == KP_OK && batching &&
+        (st.batch_idx = malloc(sizeof(size_t) * nb)) == NULL)
+        rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+    if ((rc = kp_mpi_agree(rc, err)) != KP_OK) {
         state_clear(&st);
-        return kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+        return rc;
     }
     double var_all = variance(y, NULL, nrows);
     sr_fitness_t f = {g, cols, y, NULL, nrows, var_all, {0}, {0}};
@@ -1444,16 +1021,14 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
     sr_ck_ctx_t cx = {0, 0, comm.rank, comm.size, master, checked, &nchecked};
     if (p->checkpoint != NULL || p->resume != NULL) {
         cx.data_fp = data_fingerprint(cols, nvars, y, nrows);
-        cx.grammar_fp = grammar_fingerprint(g);
+        cx.grammar_fp = kp_ck_grammar_fingerprint(g);
     }
     int start = 0;
     if (p->resume != NULL) {
-        rc = ck_load(p->resume, &st, r, p, g, &cx, err);
-        if (comm_any(&comm, rc != KP_OK)) {
-            if (rc == KP_OK)
-                rc = kp_error_set(err, KP_EINPUT, p->resume, 0, 0,
-                                  "the checkpoint of another rank is "
-                                  "unusable");
+        sr_load_t ld = {&st, r, p, g, &cx};
+        rc = kp_ck_load_ranks(p->resume, comm.rank, comm.size, ck_load, &ld,
+                              err);
+        if (rc != KP_OK) {
             state_clear(&st);
             return rc;
         }
@@ -1536,7 +1111,7 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
             policy_train(&st, g, p, nsamples, &comm, &r->migrated_bytes);
             seed_islands(&st, nsamples, p);
         }
-        migrate(&st, p->migrants, &comm, &r->migrated_bytes);
+        migrate(&st, p, round, &comm, &r->migrated_bytes);
         r->rounds = round + 1;
         double seconds = now_seconds() - t0;
 
@@ -1549,7 +1124,12 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
                         comm.rank == 0 && p->checkpoint != NULL &&
                             (p->checkpoint_every <= 0 ||
                              seconds - last_ck >= p->checkpoint_every)};
-        comm_round(&comm, &evals, &rows, &seconds, flags, 3);
+        long counts[2] = {evals, rows};
+        kp_mpi_sum_long(counts, 2);
+        kp_mpi_max_double(&seconds, 1);
+        kp_mpi_max_int(flags, 3);
+        evals = counts[0];
+        rows = counts[1];
         r->evaluations += evals;
         r->rows_evaluated += rows;
         r->seconds = seconds;
@@ -1567,14 +1147,10 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
         done = r->exact_found || flags[1] || budget_spent(r, p);
         if (p->checkpoint != NULL && (done || flags[2])) {
             cx.master = master;
-            rc = ck_save(p->checkpoint, &st, r, p, &cx, err);
-            if (comm_any(&comm, rc != KP_OK)) {
-                if (rc == KP_OK)
-                    rc = kp_error_set(err, KP_EINPUT, p->checkpoint, 0, 0,
-                                      "another rank could not write its "
-                                      "checkpoint");
+            rc = kp_mpi_agree(ck_save(p->checkpoint, &st, r, p, &cx, err),
+                              err);
+            if (rc != KP_OK)
                 break;
-            }
             r->checkpoints++;
             last_ck = seconds;
         }

@@ -48,14 +48,17 @@
    MPI. When built with --with-mpi (KP_HAVE_MPI) and MPI is initialised with
    more than one rank in MPI_COMM_WORLD, every rank calls kp_sr_run with the
    same arguments and runs `islands` islands of its own (global island
-   rank * islands + i, with the RNG stream of that global index); the ring
-   of migration spans all ranks, the policy is trained identically on every
+   rank * islands + i, with the RNG stream of that global index); migration
+   (ring, or a random cycle redrawn every round: params.topology) spans
+   the islands of all ranks, the policy is trained identically on every
    rank on the samples and elites of all ranks (MPI_Allgather), budgets and
    stop decisions are agreed collectively each round, and at the end rank
    0's result holds the archive merged over all ranks (the other ranks keep
    their own). Checkpoints are per rank: the file name gets ".rank<R>"
-   appended when there is more than one rank. One rank gives the same
-   result as a build without MPI.
+   appended when there is more than one rank, and the previous one is
+   kept as ".rank<R>.prev" so that ranks killed between their writes still
+   resume from a common round. One rank gives the same result as a build
+   without MPI.
 
    Ownership: kp_sr_result_init/clear. The grammar must be bound to the
    inputs. Reentrant (opens its own OpenMP parallel regions). */
@@ -69,6 +72,7 @@
 #include "kp_error.h"
 #include "kp_expr.h"
 #include "kp_grammar.h"
+#include "kp_mpi.h"
 #include "kp_pareto.h"
 
 #ifdef __cplusplus
@@ -120,6 +124,7 @@ typedef struct {
     const char *checkpoint;  /* state file written between rounds; NULL: none */
     double checkpoint_every; /* seconds between checkpoints; <= 0: each round */
     const char *resume;      /* checkpoint to continue from; NULL: fresh run */
+    int topology;            /* migration, enum kp_topology (kp_mpi.h) */
 } kp_sr_params_t;
 
 typedef struct {

@@ -21,10 +21,8 @@
 #include "kp_grammar.h"
 #include "kp_lean.h"
 #include "kp_sr.h"
+#include "kp_mpi.h"
 #include "kp_verify.h"
-#ifdef KP_HAVE_MPI
-#include <mpi.h>
-#endif
 
 static void fit_help(FILE *f)
 {
@@ -54,6 +52,9 @@ static void fit_help(FILE *f)
         "  --checkpoint-every SECONDS  how often (default 60; also at the end)\n"
         "  --resume FILE       continue the run saved in FILE (same data and\n"
         "                      options; budgets count what was already spent)\n"
+        "  --topology T        island migration: ring (default) or random (a\n"
+        "                      new random cycle every round); under mpirun the\n"
+        "                      islands of all ranks form one topology\n"
         "  --quiet             no progress line, no summary\n"
         "  -h, --help          show this help\n\n"
         "The search stops at the budget, on Ctrl-C (results are still written),\n"
@@ -91,6 +92,7 @@ static int parse_fit_args(fit_opts_t *o, int argc, char **argv)
         {"checkpoint", required_argument, NULL, 'C'},
         {"checkpoint-every", required_argument, NULL, 'K'},
         {"resume", required_argument, NULL, 'r'},
+        {"topology", required_argument, NULL, 'Y'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -159,6 +161,12 @@ static int parse_fit_args(fit_opts_t *o, int argc, char **argv)
             if ((v = kp_cli_parse_count("fit", "--batch-rows", optarg, 0, 1L << 40)) < 0)
                 return -1;
             o->sr.batch_rows = (size_t)v;
+            break;
+        case 'Y':
+            if ((o->sr.topology = kp_topology_parse(optarg)) < 0) {
+                kp_cli_usage_error("fit", "--topology must be ring or random, got '%s'", optarg);
+                return -1;
+            }
             break;
         case 'C': o->checkpoint = optarg; break;
         case 'r': o->resume = optarg; break;
@@ -250,22 +258,16 @@ static void progress_cb(const kp_sr_progress_t *pr, void *ctx)
 
 static int fit_main(int argc, char **argv);
 
+/* Under mpirun every rank runs fit_main; the exit status is the worst
+   over the ranks. */
 int kp_cli_fit(int argc, char **argv)
 {
-#ifdef KP_HAVE_MPI
-    int provided, init = 0;
-    MPI_Initialized(&init);
-    if (!init)
-        MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    int owner;
+    kp_mpi_init(&owner);
     int status = fit_main(argc, argv);
-    int worst = status;
-    MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (!init)
-        MPI_Finalize();
-    return worst;
-#else
-    return fit_main(argc, argv);
-#endif
+    kp_mpi_max_int(&status, 1);
+    kp_mpi_finalize(owner);
+    return status;
 }
 
 /* --lean: the best formula's Lean file. kp_lean re-checks it on every row
@@ -295,10 +297,7 @@ static int fit_main(int argc, char **argv)
     int rc = parse_fit_args(&o, argc, argv);
     if (rc != 0)
         return rc < 0 ? KP_EXIT_USAGE : KP_EXIT_OK;
-#ifdef KP_HAVE_MPI
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank != 0) { /* rank 0 alone prints and writes */
+    if (kp_mpi_rank() != 0) { /* rank 0 alone prints and writes */
         if (check_output(o.json, o.force) || check_output(o.csv, o.force) ||
             check_output(o.plot, o.force) || check_output(o.lean, o.force))
             return KP_EXIT_USAGE;
@@ -307,7 +306,6 @@ static int fit_main(int argc, char **argv)
         if (freopen("/dev/null", "w", stderr) == NULL)
             return KP_EXIT_INTERNAL;
     }
-#endif
     if (check_output(o.json, o.force) || check_output(o.csv, o.force) ||
         check_output(o.plot, o.force) || check_output(o.lean, o.force))
         return KP_EXIT_USAGE;
