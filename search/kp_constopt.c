@@ -112,6 +112,7 @@ typedef struct {
     double sumw;              /* sum of the weights (n when unweighted) */
     double ymean2;            /* weighted mean of y^2 */
     int status;               /* first KP_ENOMEM from the evaluator */
+    long *node_rows;          /* the workspace's pass counter */
 } prob_t;
 
 /* Checks the data and parameters, fills P (copying e), and gathers the rows
@@ -137,6 +138,7 @@ static int prob_setup(prob_t *P, kp_constopt_ws_t *ws, const kp_expr_t *e,
             P->pool[P->m++] = k;
     P->n = n;
     P->status = KP_OK;
+    P->node_rows = &ws->node_rows;
     rc = ws_reserve(ws, n, P->m, err);
     if (rc != KP_OK)
         return rc;
@@ -238,6 +240,7 @@ static double prob_eval(prob_t *P, const double *x, double *r, double *J)
 {
     size_t n = P->n;
     prob_set_x(P, x);
+    *P->node_rows += (long)P->e.len * (long)n;
     int rc = J ? kp_eval_jacobian(r, J, &P->e, P->cols, n)
                : kp_eval(r, &P->e, P->cols, n);
     if (rc != KP_OK) {
@@ -584,6 +587,7 @@ int kp_constopt_fit_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
     if (rc != KP_OK)
         return rc;
     double L0 = kp_eval_mse_rows(e, cols, y, p->w, idx, n);
+    ws->node_rows += (long)e->len * (long)n;
     if (isnan(L0))
         return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
                             "constopt: the evaluator rejected the "
@@ -628,6 +632,7 @@ int kp_constopt_fit_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
         for (int k = 0; k < m; k++)
             t.c[P.pool[k]].value = best[k];
         double Lb = kp_eval_mse_rows(&t, cols, y, p->w, idx, n);
+        ws->node_rows += (long)t.len * (long)n;
         /* Never hand back worse constants than we were given (LM compares
            its own sums; this is the authoritative loss). */
         if (Lb <= L0) {

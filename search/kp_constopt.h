@@ -104,6 +104,8 @@ typedef struct {
     int colp_cap;
     void *gsl[KP_EXPR_MAX_CONSTS + 1];  /* gsl_multifit_nlinear_workspace */
     size_t gsl_n[KP_EXPR_MAX_CONSTS + 1]; /* rows each was made for */
+    long node_rows;     /* nodes x rows of every evaluation pass run with
+                           this workspace (a Jacobian pass counts once) */
 } kp_constopt_ws_t;
 
 /* Initialises ws for fits on up to max_rows rows with up to max_free free

@@ -156,13 +156,16 @@ static void score(kp_indiv_t *ind, const sr_fitness_t *f, int fresh,
         }
     }
     double mse = INFINITY;
+    long passes0 = ws->node_rows;
     if (kp_constopt_fit_ws(ws, &ind->e, f->cols, f->y, f->idx, f->n,
                            fresh ? &f->co_new : &f->co, rng, &mse,
                            NULL) != KP_OK)
         mse = INFINITY;
     ind->loss = isfinite(mse) ? mse / f->var_y : INFINITY;
     *evals += 1;
-    *rows += (long)f->n * ind->e.len; /* node x row evaluations of one pass */
+    /* node x row evaluations of every pass, LM iterations included */
+    *rows += ws->node_rows > passes0 ? ws->node_rows - passes0
+                                     : (long)f->n * ind->e.len;
     if (ce != NULL) {
         double c[SR_CACHE_FREE];
         int k = get_free(&ind->e, c);

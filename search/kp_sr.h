@@ -130,9 +130,9 @@ typedef struct {
 typedef struct {
     kp_pareto_t archive; /* losses are MSE on all rows (not normalised) */
     long evaluations;    /* expressions scored (each LM fit counts once) */
-    long rows_evaluated; /* nodes x rows of one evaluation pass of every
-                            expression scored (LM iterations not counted:
-                            a lower bound on the evaluator's work) */
+    long rows_evaluated; /* nodes x rows of every evaluation pass of the
+                            fast evaluator, constant-fitting iterations
+                            included (a Jacobian pass counts once) */
     double seconds;
     int rounds;
     int exact_found;     /* is_exact confirmed the best entry */

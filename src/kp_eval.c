@@ -217,6 +217,18 @@ static opd_t emit_pow_const(prog_t *p, opd_t x, opd_t y)
             opd_t s = emit1(p, I_POWHALF, KP_OP_SQRT, x);
             return emit(p, I_DIV_CV, KP_OP_DIV, opd_const(1.0, 0, -1), s);
         }
+        if (k != rint(k) && 2 * k == rint(2 * k) && fabs(k) <= POWI_MAX) {
+            /* x**(m/2), m odd, as pow(x, 1/2)**m: no pow call for the
+               rational exponents physics formulas are full of (3/2, -3/2,
+               5/2); sqrt gives NaN below 0 as pow does, and pow(x, 1/2)'s
+               -0 and -inf cases carry over. */
+            opd_t s = emit1(p, I_POWHALF, KP_OP_SQRT, x);
+            if (k < 0)
+                s = emit(p, I_DIV_CV, KP_OP_DIV, opd_const(1.0, 0, -1), s);
+            opd_t r = emit_powi_rec(p, s, (int)fabs(2 * k));
+            opd_release(p, s);
+            return r;
+        }
         if (k == rint(k) && k != 0.0 && fabs(k) <= POWI_MAX) {
             /* x**-k as (1/x)**k keeps the overflow/underflow behaviour of
                pow: 1/x is exact in range, and the product under- or

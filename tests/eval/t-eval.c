@@ -5,7 +5,8 @@
    (0 ulp); SLEEF u10 functions and pow within 2 ulp (1 ulp each side);
    x**k expanded to products within about 1.3|k| + 1 ulp (|k| <= 8; glibc's
    pow is itself not always correctly rounded, so even x**2 = x*x may
-   differ by 1 ulp); x**(1/2) within 1 ulp and x**(-1/2) within 2. NaN-ness and infinities must agree exactly on every input. */
+   differ by 1 ulp); x**(1/2) within 1 ulp and x**(-1/2) within 2; x**(m/2), m odd, as
+   x**(1/2) raised to m, within about 1.5|m| + 2 ulp. NaN-ness and infinities must agree exactly on every input. */
 #include <criterion/criterion.h>
 
 #include <float.h>
@@ -202,6 +203,8 @@ Test(eval, every_operator_within_ulp_bound)
         {"** x0 q:7", 11},   {"** x0 q:8", 11},    {"** x0 q:-1", 1},
         {"** x0 q:-2", 5},   {"** x0 q:-3", 7},    {"** x0 q:-8", 17},
         {"** x0 q:1/2", 1},  {"** x0 q:-1/2", 2},  {"** x0 / q:1 q:2", 1},
+        {"** x0 q:3/2", 4},  {"** x0 q:-3/2", 6},  {"** x0 q:5/2", 5},
+        {"** x0 q:-15/2", 25},
         {"pi", 0},           {"E", 0},             {"x1", 0},
         {"c:2.5", 0},        {"sin pi", 0},        {"* x0 x0", 0},
     };
