@@ -16,67 +16,14 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "kp_csearch_impl.h"
 #include "kp_eval.h"
 #include "kp_gp.h"
+#include "kp_mpi.h"
 
-#define CS_CACHE_BITS 12
 #define CS_MIGRANTS 2
 #define CS_RESTART 4000 /* local moves without a new island best before
                            the local search returns to the island best */
-
-typedef struct {
-    kp_indiv_t ind;  /* ind.hash: structure and constant values */
-    double score;
-    uint64_t phash;  /* hash of the object the program builds */
-} cs_prog_t;
-
-typedef struct {
-    uint64_t key;
-    double score;
-    uint64_t phash;
-} cs_cache_t;
-
-/* A local-search trajectory: current object and its own best. */
-typedef struct {
-    uint8_t *cur;
-    double cur_score;
-    int have_cur;
-    long stagnant;
-    uint8_t *best;
-    double best_score;
-} cs_local_t;
-
-typedef struct {
-    cs_prog_t *pop;  /* 2 * population: parents, then children */
-    cs_prog_t *tmp;
-    int n;
-    kp_rng_t rng;
-    cs_cache_t *cache;
-    double *prio;
-    uint32_t *order;
-    uint64_t *keys;
-    uint32_t *list;  /* local search: members, then the rest */
-    void *ws;
-    uint8_t *x;      /* scratch object */
-    cs_local_t ls;   /* the island's own local search */
-    cs_local_t ps;   /* polish of the best program's object */
-    double polished; /* score of the program object ps started from */
-    long ps_left;    /* polish moves left before ps rests */
-    uint8_t *best;   /* best object of this island */
-    double best_score;
-    int have_best;
-    long evals;
-} cs_island_t;
-
-typedef struct {
-    const kp_problem_t *p;
-    int n;
-    size_t len;
-    const kp_grammar_t *g;
-    const double *const *cols;
-    kp_gp_params_t gp;
-    const kp_cs_params_t *prm;
-} cs_ctx_t;
 
 static double now_seconds(void)
 {
@@ -515,22 +462,42 @@ static int island_alloc(cs_island_t *isl, const cs_ctx_t *c)
     return KP_OK;
 }
 
-/* Ring migration of the best programs, from a snapshot. */
-static void migrate(cs_island_t *isl, int nisl)
+/* Migration of the best programs: every island's best CS_MIGRANTS replace
+   the worst of its successor in the round's topology, over the islands
+   of all ranks (kp_mpi_migrate), from a snapshot. */
+static void migrate(cs_island_t *isl, const kp_cs_params_t *prm, int round,
+                    int nranks, long *bytes)
 {
-    if (nisl < 2)
+    int nisl = prm->islands;
+    if (nisl * nranks < 2)
         return;
-    cs_prog_t snap[64 * CS_MIGRANTS];
-    int ni = nisl < 64 ? nisl : 64;
-    for (int i = 0; i < ni; i++)
+    size_t block = sizeof(cs_prog_t) * CS_MIGRANTS;
+    cs_prog_t *snap = malloc(2 * block * (size_t)nisl);
+    if (kp_mpi_any(snap == NULL)) {
+        free(snap);
+        return;
+    }
+    cs_prog_t *in = snap + (size_t)nisl * CS_MIGRANTS;
+    for (int i = 0; i < nisl; i++)
         for (int k = 0; k < CS_MIGRANTS; k++)
             snap[i * CS_MIGRANTS + k] = isl[i].pop[k < isl[i].n ? k : 0];
-    for (int i = 0; i < ni; i++) {
-        cs_island_t *dst = &isl[(i + 1) % ni];
-        for (int k = 0; k < CS_MIGRANTS && k < dst->n; k++)
-            dst->pop[dst->n - 1 - k] = snap[i * CS_MIGRANTS + k];
-        qsort(dst->pop, (size_t)dst->n, sizeof *dst->pop, cmp_prog);
-    }
+    if (kp_mpi_migrate(in, snap, block, nisl, prm->topology, prm->seed,
+                       (uint64_t)round, bytes) == 0)
+        for (int j = 0; j < nisl; j++) {
+            cs_island_t *dst = &isl[j];
+            for (int k = 0; k < CS_MIGRANTS && k < dst->n; k++)
+                dst->pop[dst->n - 1 - k] = in[j * CS_MIGRANTS + k];
+            qsort(dst->pop, (size_t)dst->n, sizeof *dst->pop, cmp_prog);
+        }
+    free(snap);
+}
+
+/* 1 when the run is over: target reached or a budget spent. */
+static int cs_budget_spent(const kp_cs_result_t *r, const kp_cs_params_t *prm)
+{
+    return r->reached || (prm->max_rounds > 0 && r->rounds >= prm->max_rounds) ||
+           (prm->max_evals > 0 && r->evaluations >= prm->max_evals) ||
+           (prm->time_limit > 0 && r->seconds >= prm->time_limit);
 }
 
 static int check_params(const kp_problem_t *p, int n, const kp_grammar_t *g,
@@ -585,21 +552,45 @@ int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
     c.cols = (const double *const *)cols;
     kp_rng_t master;
     kp_rng_init(&master, prm->seed);
-    for (int i = 0; i < prm->islands; i++) {
-        if (island_alloc(&isl[i], &c) != KP_OK) {
+    /* Islands are numbered over all ranks and keyed by that number, so K
+       ranks of I islands run the islands of one process with K x I. */
+    kpi_cs_run_t run = {&c, isl, r, kp_mpi_rank(), kp_mpi_size(), nf, 0, 0};
+    r->rank = run.rank;
+    r->nranks = run.nranks;
+    for (int i = 0; i < prm->islands && rc == KP_OK; i++) {
+        if (island_alloc(&isl[i], &c) != KP_OK)
             rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+        uint64_t gi = (uint64_t)run.rank * (uint64_t)prm->islands + (uint64_t)i;
+        kp_rng_split(&isl[i].rng, &master, 1000 + gi);
+    }
+    if ((rc = kp_mpi_agree(rc, err)) != KP_OK)
+        goto done;
+    if (prm->checkpoint != NULL || prm->resume != NULL)
+        kpi_cs_fingerprints(&run);
+    if (prm->resume != NULL) {
+        if ((rc = kpi_cs_load(&run, prm->resume, err)) != KP_OK) {
+            r->rounds = 0; /* nothing of a refused checkpoint is a result */
+            r->have = r->have_program = 0;
             goto done;
         }
-        kp_rng_split(&isl[i].rng, &master, 1000 + (uint64_t)i);
+        r->resumed_rounds = r->rounds;
+        r->reached = !isnan(prm->target) && r->have &&
+                     r->score.value >= prm->target;
+        t0 -= r->seconds;
     }
+    double last_ck = -INFINITY;
+    int done = prm->resume != NULL && cs_budget_spent(r, prm);
 
-    for (int round = 0;; round++) {
+    for (int round = r->rounds; !done; round++) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
         for (int i = 0; i < prm->islands; i++)
             island_round(&isl[i], &c, round);
 
+        kpi_cs_prev_t prev = {r->have, r->have_program, r->score.value,
+                              r->program_score};
+        long ev = 0;
         for (int i = 0; i < prm->islands; i++) {
-            r->evaluations += isl[i].evals;
+            ev += isl[i].evals;
             isl[i].evals = 0;
             if (isl[i].have_best &&
                 (!r->have || isl[i].best_score > r->score.value)) {
@@ -615,10 +606,20 @@ int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
                 r->have_program = 1;
             }
         }
+        kpi_cs_combine(&run, &prev, ev);
         if (prm->method == KP_CS_PROGRAM)
-            migrate(isl, prm->islands);
+            migrate(isl, prm, round, run.nranks, &r->migrated_bytes);
         r->rounds = round + 1;
-        r->seconds = now_seconds() - t0;
+        double seconds = now_seconds() - t0;
+        /* Stopping and checkpointing are decided by all ranks together;
+           the checkpoint clock is rank 0's. */
+        int flags[2] = {prm->stop && *prm->stop,
+                        run.rank == 0 && prm->checkpoint != NULL &&
+                            (prm->checkpoint_every <= 0 ||
+                             seconds - last_ck >= prm->checkpoint_every)};
+        kp_mpi_max_double(&seconds, 1);
+        kp_mpi_max_int(flags, 2);
+        r->seconds = seconds;
         if (prm->progress) {
             kp_cs_progress_t pr = {round + 1, r->seconds, r->evaluations,
                                    r->seconds > 0
@@ -627,20 +628,17 @@ int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
                                    r->score.value};
             prm->progress(&pr, prm->progress_ctx);
         }
-        if (!isnan(prm->target) && r->have && r->score.value >= prm->target) {
-            r->reached = 1;
-            break;
-        }
-        if (prm->stop && *prm->stop) {
+        r->reached = !isnan(prm->target) && r->have &&
+                     r->score.value >= prm->target;
+        if (flags[0] && !r->reached)
             r->interrupted = 1;
-            break;
+        done = flags[0] || cs_budget_spent(r, prm);
+        if (prm->checkpoint != NULL && (done || flags[1])) {
+            if ((rc = kpi_cs_save(&run, prm->checkpoint, err)) != KP_OK)
+                break;
+            r->checkpoints++;
+            last_ck = seconds;
         }
-        if (prm->max_rounds > 0 && r->rounds >= prm->max_rounds)
-            break;
-        if (prm->max_evals > 0 && r->evaluations >= prm->max_evals)
-            break;
-        if (prm->time_limit > 0 && r->seconds >= prm->time_limit)
-            break;
     }
     if (r->have) { /* the exact score, from the problem */
         void *ws = NULL;

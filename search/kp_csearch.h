@@ -26,6 +26,31 @@
    result is the same for every thread count; a time budget stops after a
    machine-dependent number of rounds.
 
+   Migration (program search): every round the best programs of each
+   island replace the worst of its successor in params.topology (ring, or
+   a random cycle redrawn every round; kp_mpi.h).
+
+   Checkpoints (as kp_sr.h): with params.checkpoint, the complete state
+   between two rounds (every island's programs, fitness cache, RNG stream,
+   local-search trajectories and best object; the best object and program
+   so far; rounds, objects built, seconds) is written atomically after the
+   first round, every checkpoint_every seconds and when the run ends;
+   params.resume continues such a run. Budgets are totals; a run bounded
+   by max_rounds or max_evals and resumed gives the uninterrupted result
+   bit for bit, whatever the thread counts. A checkpoint of another
+   problem, size, method, seed, shaping option (islands, population,
+   generations, tournament, local moves, topology), grammar or feature set,
+   or a corrupt one, is refused with KP_EINPUT and a one-line message
+   naming the file.
+
+   MPI: when MPI is initialised with K > 1 ranks (kp_mpi.h), every rank
+   calls kp_cs_run with the same arguments and runs `islands` islands of
+   its own, numbered rank * islands + i over all ranks and keyed by that
+   number; bests and evaluations are combined over ranks in that order and
+   stopping is agreed, so K ranks of I islands give exactly the result of
+   one process with K x I islands (same seed and budget). Every rank's
+   result holds the global best. Checkpoints are per rank (kp_sr.h).
+
    Ownership: kp_cs_result_init/kp_cs_result_clear. The problem and grammar
    are shared read-only (the grammar bound to the problem's features, see
    kp_cs_bind_grammar). Reentrant (opens its own parallel regions). */
@@ -74,6 +99,10 @@ typedef struct {
     volatile sig_atomic_t *stop; /* polled between rounds; may be NULL */
     void (*progress)(const kp_cs_progress_t *pr, void *ctx);
     void *progress_ctx;
+    int topology;            /* migration, enum kp_topology (kp_mpi.h) */
+    const char *checkpoint;  /* state file written between rounds; NULL: none */
+    double checkpoint_every; /* seconds between checkpoints; <= 0: each round */
+    const char *resume;      /* checkpoint to continue from; NULL: fresh run */
 } kp_cs_params_t;
 
 typedef struct {
@@ -89,6 +118,10 @@ typedef struct {
     int rounds;
     int interrupted;     /* *stop ended the run */
     int reached;         /* best >= target */
+    int resumed_rounds;  /* rounds taken from params.resume (0: fresh run) */
+    int checkpoints;     /* checkpoints written by this call */
+    int rank, nranks;    /* MPI rank and size (0 and 1 without MPI) */
+    long migrated_bytes; /* bytes this rank sent to other ranks */
 } kp_cs_result_t;
 
 /* Defaults: program search, seed 1, 8 islands of 48 programs, 2

@@ -1032,6 +1032,7 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
         rc = kp_ck_load_ranks(p->resume, comm.rank, comm.size, ck_load, &ld,
                               err);
         if (rc != KP_OK) {
+            r->rounds = 0; /* nothing of a refused checkpoint is a result */
             state_clear(&st);
             return rc;
         }

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "kp_csearch.h"
 #include "kp_grammar.h"
+#include "kp_mpi.h"
 #include "kp_problems.h"
 
 #define SEARCH_NAMES_MAX 256 /* feature names printed in programs */
@@ -47,6 +48,13 @@ static void search_help(FILE *f)
         "  --islands N         independent populations (default 8)\n"
         "  --population N      programs per island (default 48)\n"
         "  --plugin FILE.so    load the problem from a plugin (docs/plugins.md)\n"
+        "  --topology T        migration between islands: ring (default) or\n"
+        "                      random (a new random cycle every round); under\n"
+        "                      mpirun the islands of all ranks form one topology\n"
+        "  --checkpoint FILE   save the search state to FILE between rounds\n"
+        "  --checkpoint-every SECONDS  how often (default 60; also at the end)\n"
+        "  --resume FILE       continue the run saved in FILE (same problem and\n"
+        "                      options; budgets count what was already spent)\n"
         "  --seed N            random seed (default 1)\n"
         "  --threads N         threads (default: all cores)\n"
         "  --quiet             no progress line, no summary\n"
@@ -81,6 +89,10 @@ static int parse_search_args(search_opts_t *o, int argc, char **argv)
         {"plugin", required_argument, NULL, 'p'},
         {"seed", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'},
+        {"topology", required_argument, NULL, 'Y'},
+        {"checkpoint", required_argument, NULL, 'C'},
+        {"checkpoint-every", required_argument, NULL, 'K'},
+        {"resume", required_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -88,6 +100,7 @@ static int parse_search_args(search_opts_t *o, int argc, char **argv)
     o->n = -1;
     kp_cs_params_default(&o->cs);
     o->cs.time_limit = 60;
+    o->cs.checkpoint_every = 60;
     optind = 1;
     opterr = 0;
     int c;
@@ -154,6 +167,18 @@ static int parse_search_args(search_opts_t *o, int argc, char **argv)
             if ((v = kp_cli_parse_count("search", "--threads", optarg, 1, 1024)) < 0)
                 return -1;
             o->cs.threads = (int)v;
+            break;
+        case 'Y':
+            if ((o->cs.topology = kp_topology_parse(optarg)) < 0) {
+                kp_cli_usage_error("search", "--topology must be ring or random, got '%s'", optarg);
+                return -1;
+            }
+            break;
+        case 'C': o->cs.checkpoint = optarg; break;
+        case 'r': o->cs.resume = optarg; break;
+        case 'K':
+            if ((o->cs.checkpoint_every = kp_cli_parse_seconds("search", "--checkpoint-every", optarg)) < 0)
+                return -1;
             break;
         case 'h':
             search_help(stdout);
@@ -318,7 +343,21 @@ static int load_grammar(kp_grammar_t *g, const char *name,
     return kp_cs_bind_grammar(g, p, n, err);
 }
 
+static int search_main(int argc, char **argv);
+
+/* Under mpirun every rank runs search_main; rank 0 alone prints and
+   writes the certificate, and the exit status is the worst over ranks. */
 int kp_cli_search(int argc, char **argv)
+{
+    int owner;
+    kp_mpi_init(&owner);
+    int status = search_main(argc, argv);
+    kp_mpi_max_int(&status, 1);
+    kp_mpi_finalize(owner);
+    return status;
+}
+
+static int search_main(int argc, char **argv)
 {
     search_opts_t o;
     int rc = parse_search_args(&o, argc, argv);
@@ -326,6 +365,12 @@ int kp_cli_search(int argc, char **argv)
         return rc < 0 ? KP_EXIT_USAGE : KP_EXIT_OK;
     if (check_output(o.out, o.force))
         return KP_EXIT_USAGE;
+    if (kp_mpi_rank() != 0) {
+        o.out = NULL;
+        o.quiet = 1;
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            return KP_EXIT_INTERNAL;
+    }
 
     kp_error_t err;
     kp_error_init(&err);
@@ -376,10 +421,19 @@ int kp_cli_search(int argc, char **argv)
     rc = kp_cs_run(&res, p, o.n, g.bound ? &g : NULL, &o.cs, &err);
     if (sc.tty)
         fputs("\r\033[K", stderr);
-    if (rc != KP_OK) {
+    if (res.nranks > 1 && !o.quiet && res.rounds > res.resumed_rounds)
+        /* bench/scale.sh reads this line */
+        fprintf(stderr, "kepler search: %d ranks, rank 0 sent %ld migration "
+                "bytes (%.0f bytes/s)\n", res.nranks, res.migrated_bytes,
+                res.seconds > 0 ? res.migrated_bytes / res.seconds : 0.0);
+    /* A checkpoint that could not be written stops the run with an error;
+       the best object found until then is still written. */
+    if (rc != KP_OK && !(res.have && res.rounds > res.resumed_rounds)) {
         status = kp_cli_report(&err);
         goto out;
     }
+    if (rc != KP_OK)
+        status = kp_cli_report(&err);
     if (!res.have) {
         kp_error_set(&err, KP_ENOTFOUND, NULL, 0, 0, "no object was built");
         status = kp_cli_report(&err);
@@ -428,7 +482,7 @@ int kp_cli_search(int argc, char **argv)
         if (o.out != NULL)
             printf("  certificate: %s\n", o.out);
     }
-    if (!reached)
+    if (!reached && status == KP_EXIT_OK)
         status = KP_EXIT_NOTFOUND;
 out:
     kp_cs_result_clear(&res);

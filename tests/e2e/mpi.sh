@@ -1,7 +1,8 @@
-# mpi.sh: `mpirun -np 2 kepler fit` when kepler was configured --with-mpi:
-# two ranks run, rank 0 writes one result, runs are reproducible, and a
-# checkpointed two-rank run resumes bit-identically. Skipped (exit 77) in a
-# build without MPI.
+# mpi.sh: `mpirun -np 2 kepler fit` and `kepler search` when kepler was
+# configured --with-mpi: two ranks run, rank 0 writes one result, runs are
+# reproducible (search: 2 ranks x I islands equal 1 process x 2I), and
+# checkpointed two-rank runs resume bit-identically. Skipped (exit 77) in
+# a build without MPI.
 . "$KP_SRCDIR/tests/e2e/lib.sh"
 
 if ! grep -q '^#define KP_HAVE_MPI 1' "$KP_BUILDDIR/config.h" 2>/dev/null; then
@@ -57,5 +58,66 @@ cmp -s "$T/a.cmp" "$T/c.cmp" && ok || bad "resumed two-rank run differs"
 expect_status 2 "one process, rank checkpoint" "$KEPLER" fit "$T/d.csv" \
     $small --rounds 4 --resume "$T/ck.rank1"
 expect_err_line 'rank 1 of 2' "rank mismatch reported"
+# Random topology: reproducible with two ranks.
+expect_status 0 "two ranks, random" mpi2 fit "$T/d.csv" $small --rounds 4 \
+    --topology random --json "$T/rnd1.json"
+expect_status 0 "two ranks, random again" mpi2 fit "$T/d.csv" $small \
+    --rounds 4 --topology random --json "$T/rnd2.json"
+strip "$T/rnd1.json" >"$T/r1.cmp"
+strip "$T/rnd2.json" >"$T/r2.cmp"
+cmp -s "$T/r1.cmp" "$T/r2.cmp" && ok || bad "two-rank random-topology runs differ"
+
+# ---- kepler search ----
+# Islands are numbered over the ranks: 2 ranks x 3 islands run exactly the
+# islands of one process with 6, for either topology.
+summary() { grep -E 'best|objects' "$1" | sed 's/^  [0-9.]* s, //; s/ (.*\/s)//'; }
+for topo in ring random; do
+    cs="capset --n 6 --seed 7 --rounds 6 --topology $topo --quiet"
+    expect_status 0 "search, one process, $topo" "$KEPLER" search $cs \
+        --islands 6 --threads 2 --out "$T/s1-$topo.json"
+    expect_status 0 "search, two ranks, $topo" mpi2 search $cs --islands 3 \
+        --threads 1 --out "$T/s2-$topo.json"
+    cmp -s "$T/s1-$topo.json" "$T/s2-$topo.json" && ok ||
+        bad "search: 2 ranks x 3 islands differ from 1 x 6 ($topo)"
+    expect_status 0 "two-rank certificate verifies" "$KEPLER" verify "$T/s2-$topo.json"
+done
+cs="capset --n 6 --seed 7 --rounds 6 --islands 3"
+expect_status 0 "search summary, one process" "$KEPLER" search $cs --islands 6
+summary "$T/out" >"$T/sum1"
+expect_status 0 "search summary, two ranks" mpi2 search $cs
+summary "$T/out" >"$T/sum2"
+cmp -s "$T/sum1" "$T/sum2" && ok || bad "summaries differ: $(cat "$T/sum1") / $(cat "$T/sum2")"
+[ "$(grep -c '^capset n=6' "$T/out")" = 1 ] && ok || bad "rank 0 alone prints: $(cat "$T/out")"
+grep -q 'kepler search: 2 ranks, rank 0 sent [1-9][0-9]* migration bytes' "$T/err" &&
+    ok || bad "migration traffic reported: $(cat "$T/err")"
+# A target met on one rank stops every rank (else mpirun would hang).
+expect_status 0 "two ranks, target" mpi2 search capset --n 4 --target 20 \
+    --seed 3 --threads 1 --quiet --out "$T/t.json"
+grep -q '"size": 20' "$T/t.json" && ok || bad "target certificate"
+
+# Two-rank search checkpoints resume bit-identically, also when the ranks
+# were killed between their writes (one rank's file a checkpoint behind).
+cs="capset --n 6 --seed 7 --islands 3 --topology random --quiet"
+expect_status 0 "search, two ranks, uninterrupted" mpi2 search $cs --rounds 9 \
+    --out "$T/su.json"
+expect_status 0 "search, two ranks, first part" mpi2 search $cs --rounds 3 \
+    --checkpoint "$T/sck"
+expect_status 0 "search, two ranks, second part" mpi2 search $cs --rounds 6 \
+    --resume "$T/sck" --checkpoint "$T/sck"
+[ -s "$T/sck.rank0.prev" ] && [ -s "$T/sck.rank1.prev" ] && ok ||
+    bad "previous rank checkpoints kept: $(ls "$T")"
+expect_status 0 "search, two ranks, resumed" mpi2 search $cs --rounds 9 \
+    --resume "$T/sck" --out "$T/sr.json"
+cmp -s "$T/su.json" "$T/sr.json" && ok || bad "resumed two-rank search differs"
+cp "$T/sck.rank1.prev" "$T/sck.rank1"
+expect_status 0 "search, ranks a checkpoint apart" mpi2 search $cs --rounds 9 \
+    --resume "$T/sck" --out "$T/sr2.json"
+cmp -s "$T/su.json" "$T/sr2.json" && ok || bad "fallback to .prev differs"
+echo junk >"$T/sck.rank1"
+echo junk >"$T/sck.rank1.prev"
+expect_status 2 "search, a rank's checkpoint broken" mpi2 search $cs --rounds 9 \
+    --resume "$T/sck"
+grep -q 'sck.rank1: not a Kepler search checkpoint' "$T/err" && ok ||
+    bad "rank 0 reports rank 1's error: $(head -c 300 "$T/err")"
 
 finish
