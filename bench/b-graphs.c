@@ -55,6 +55,7 @@ static void run(const char *name, int n, double target)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     run("wagner21", 19, 1e-9);
     run("ramsey44", 17, 0);
     return 0;

@@ -5,11 +5,13 @@
    - wagner21: Conjecture 2.1 of Wagner (2021), "every connected graph on
      n >= 3 vertices has lambda_1 + mu >= sqrt(n-1) + 1" (lambda_1 the
      largest adjacency eigenvalue, mu the matching number). Score
-     sqrt(n-1) + 1 - lambda_1 - mu, so a positive score is a
-     counterexample; a disconnected graph loses 2 per extra component
-     (enough that no disconnected graph on n <= 19 scores above 0). Verify
-     holds iff the graph is connected and lambda_1 + mu < sqrt(n-1) + 1,
-     proved with Arb on the exact characteristic polynomial.
+     sqrt(n-1) + 1 - lambda_1 - mu, so a positive score of a connected
+     graph is a counterexample; a disconnected graph loses 1/2 per extra
+     component (a guide for the search only: a star plus isolated vertices
+     has lambda_1 + mu below the bound, so verify demands connectivity).
+     Verify holds iff the graph is connected and lambda_1 + mu <
+     sqrt(n-1) + 1, proved with Arb on the exact characteristic
+     polynomial.
    - ramsey34 / ramsey44: a red/blue colouring of K_n (edges = red) with no
      red K_s and no blue K_t, i.e. a K_s-free graph whose independence
      number is below t, proving the Ramsey lower bound R(s,t) > n. Score
@@ -18,7 +20,11 @@
      C_8(1,4)), R(4,4) = 18 (the Paley graph on 17 vertices).
 
    Certificates: {"problem", "n", "edges": [[i,j],...] (i < j), "value",
-   "bound"} plus, for wagner21, the exact witnesses a Lean export can
+   "bound"}. wagner21: "value" is lambda_1 + mu as a decimal (cert_read
+   accepts it rounded to nearest or down to the digits shown, or an Arb
+   ball "[m +/- r]" containing it), "bound" is "sqrt(n-1) + 1". ramsey:
+   "value" is the number of red K_s plus blue K_t, "bound" is "0". Plus,
+   for wagner21, the exact witnesses a Lean export can
    re-check with integer arithmetic: "mu", "matching" (mu disjoint edges:
    mu >= that), "tutte_berge_set" S with (n + |S| - odd(G-S))/2 = mu
    (mu <= that), and a Collatz–Wielandt upper bound "cw_vector" x (positive
@@ -239,7 +245,9 @@ static int wagner_cert_write(json_t *root, const uint8_t *x, int n)
         goto done;
     json_object_set_new(root, "edges", edges_json(&g));
     arb_add_si(lam, lam, mu, 128);
-    char *vs = arb_get_str(lam, 30, 0);
+    /* 30 significant digits of a 128-bit ball: within half a unit of the
+       last digit, which is what cert_read demands (less than one unit). */
+    char *vs = arb_get_str(lam, 30, ARB_STR_NO_RADIUS);
     json_object_set_new(root, "value", json_string(vs));
     flint_free(vs);
     char bs[64];
@@ -275,6 +283,166 @@ done:
     return rc;
 }
 
+/* q = 10^e exactly. */
+static void fmpq_pow10(fmpq_t q, slong e)
+{
+    fmpq_one(q);
+    fmpz_ui_pow_ui(e >= 0 ? fmpq_numref(q) : fmpq_denref(q), 10,
+                   (ulong)(e >= 0 ? e : -e));
+}
+
+/* Parses a decimal [-]d[.d][e[+-]d] into the exact rational q and the
+   number of decimal places it gives (fraction digits minus the exponent;
+   may be negative). Returns 0, or -1 if s is not such a number. */
+static int parse_decimal(fmpq_t q, slong *places, const char *s)
+{
+    const char *p = s;
+    int neg = 0;
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    fmpz_t mant;
+    fmpz_init(mant);
+    slong frac = 0, ndig = 0, ex = 0;
+    for (int dot = 0;; p++) {
+        if (*p >= '0' && *p <= '9') {
+            fmpz_mul_ui(mant, mant, 10);
+            fmpz_add_ui(mant, mant, (ulong)(*p - '0'));
+            ndig++;
+            frac += dot;
+        } else if (*p == '.' && !dot) {
+            dot = 1;
+        } else {
+            break;
+        }
+    }
+    int ok = ndig > 0 && ndig < 1000;
+    if (ok && (*p == 'e' || *p == 'E')) {
+        char *end;
+        long e = strtol(p + 1, &end, 10);
+        ok = end != p + 1 && e > -1000 && e < 1000;
+        ex = e;
+        p = end;
+    }
+    ok = ok && *p == '\0';
+    if (ok) {
+        fmpq_pow10(q, ex - frac);
+        fmpq_mul_fmpz(q, q, mant);
+        if (neg)
+            fmpq_neg(q, q);
+        *places = frac - ex;
+    }
+    fmpz_clear(mant);
+    return ok ? 0 : -1;
+}
+
+/* 1 if the claim q about v is proved: |q - v| < tol when below == 0,
+   q <= v < q + tol when below != 0; 0 if it is false or undecided. v is
+   given by a function computing a ball at a precision, which is raised
+   until the comparison is decided. */
+static int close_to(const fmpq_t q, const fmpq_t tol, int below,
+                    int (*value)(arb_t v, const void *ctx, slong prec),
+                    const void *ctx)
+{
+    arb_t v, d, t;
+    arb_init(v);
+    arb_init(d);
+    arb_init(t);
+    int res = 0;
+    for (slong prec = 128; prec <= 4096; prec *= 2) {
+        if (value(v, ctx, prec) != 0)
+            break;
+        arb_set_fmpq(d, q, prec);
+        arb_sub(d, v, d, prec); /* v - q */
+        if (!below)
+            arb_abs(d, d);
+        arb_set_fmpq(t, tol, prec);
+        if (arb_lt(d, t) && arb_is_nonnegative(d)) {
+            res = 1;
+            break;
+        }
+        if (arb_ge(d, t) || arb_is_negative(d))
+            break;
+    }
+    arb_clear(v);
+    arb_clear(d);
+    arb_clear(t);
+    return res;
+}
+
+/* Checks a claimed decimal "value" of the number v: a decimal d with k
+   places must be v rounded to nearest (|d - v| < 10^-k / 2) or rounded
+   down (d <= v < d + 10^-k) to k places; an Arb ball "[m +/- r]" must
+   contain v. */
+static int value_matches(const char *claim,
+                         int (*value)(arb_t v, const void *ctx, slong prec),
+                         const void *ctx)
+{
+    fmpq_t q, tol;
+    fmpq_init(q);
+    fmpq_init(tol);
+    slong k, kr;
+    int ok = 0;
+    size_t len = strlen(claim);
+    if (len > 2 && len < 512 && claim[0] == '[' && claim[len - 1] == ']') {
+        char buf[512], *pm;
+        memcpy(buf, claim + 1, len - 2);
+        buf[len - 2] = '\0';
+        if ((pm = strstr(buf, " +/- ")) != NULL) {
+            *pm = '\0';
+            fmpq_t r;
+            fmpq_init(r);
+            /* |m - v| <= r, i.e. |m - v| < r + (a margin below the
+               precision of r's last digit) */
+            if (parse_decimal(q, &k, buf) == 0 &&
+                parse_decimal(r, &kr, pm + 5) == 0 && fmpq_sgn(r) >= 0) {
+                fmpq_pow10(tol, -(kr + 40));
+                fmpq_add(tol, tol, r);
+                ok = close_to(q, tol, 0, value, ctx);
+            }
+            fmpq_clear(r);
+        }
+    } else if (len < 512 && parse_decimal(q, &k, claim) == 0) {
+        fmpq_pow10(tol, -k);
+        ok = close_to(q, tol, 1, value, ctx);
+        fmpq_div_2exp(tol, tol, 1);
+        ok = ok || close_to(q, tol, 0, value, ctx);
+    }
+    fmpq_clear(q);
+    fmpq_clear(tol);
+    return ok;
+}
+
+/* A "bound" claim: the text, ignoring blanks, equals want. */
+static int same_text(const char *claim, const char *want)
+{
+    for (;;) {
+        while (*claim == ' ')
+            claim++;
+        while (*want == ' ')
+            want++;
+        if (*claim != *want)
+            return 0;
+        if (*claim == '\0')
+            return 1;
+        claim++;
+        want++;
+    }
+}
+
+typedef struct {
+    const kp_graph_t *g;
+    int mu;
+} wagner_value_ctx_t;
+
+static int wagner_value(arb_t v, const void *ctx, slong prec)
+{
+    const wagner_value_ctx_t *c = ctx;
+    if (kp_graph_lambda1(v, c->g, prec, NULL) != KP_OK)
+        return -1;
+    arb_add_si(v, v, c->mu, prec);
+    return 0;
+}
+
 /* Checks the optional wagner21 witness fields against g. */
 static int wagner_check_extras(const kp_graph_t *g, const json_t *root,
                                kp_problem_msg_t *m)
@@ -284,6 +452,31 @@ static int wagner_check_extras(const kp_graph_t *g, const json_t *root,
     json_t *jmu = json_object_get(root, "mu");
     if (jmu && (!json_is_integer(jmu) || json_integer_value(jmu) != mu))
         return bad(m, "mu", "\"mu\" is not the matching number %d", mu);
+    json_t *jv = json_object_get(root, "value");
+    if (jv) {
+        wagner_value_ctx_t c = {g, mu};
+        if (!json_is_string(jv))
+            return bad(m, "value", "\"value\" must be a string (a decimal "
+                       "number)");
+        if (!value_matches(json_string_value(jv), wagner_value, &c)) {
+            arb_t v;
+            arb_init(v);
+            wagner_value(v, &c, 128);
+            char *vs = arb_get_str(v, 20, ARB_STR_NO_RADIUS);
+            int rc = bad(m, "value", "\"value\" is not lambda_1 + mu = "
+                         "%s... to the digits given", vs);
+            flint_free(vs);
+            arb_clear(v);
+            return rc;
+        }
+    }
+    json_t *jb = json_object_get(root, "bound");
+    if (jb) {
+        char want[64];
+        snprintf(want, sizeof want, "sqrt(%d) + 1", n - 1);
+        if (!json_is_string(jb) || !same_text(json_string_value(jb), want))
+            return bad(m, "bound", "\"bound\" must be \"%s\"", want);
+    }
     json_t *mt = json_object_get(root, "matching");
     if (mt) {
         size_t k = json_is_array(mt) ? json_array_size(mt) : 0;
@@ -324,8 +517,8 @@ static int wagner_check_extras(const kp_graph_t *g, const json_t *root,
             return bad(m, "tutte_berge_set", "\"tutte_berge_set\" does not "
                        "bound the matching number by %d", mu);
     }
-    json_t *xv = json_object_get(root, "cw_vector"),
-           *jb = json_object_get(root, "cw_bound");
+    json_t *xv = json_object_get(root, "cw_vector");
+    jb = json_object_get(root, "cw_bound");
     if (xv || jb) {
         fmpz *x = _fmpz_vec_init(n);
         fmpq_t b;
@@ -403,8 +596,8 @@ static void ramsey_score(kp_score_t *s, const uint8_t *x, int n, void *ws,
     kp_graph_t g = ws_graph(x, n, ws);
     long a = kp_graph_count_cliques(&g, cs, 0);
     long b = kp_graph_count_cliques(&g, ct, 1);
-    s->value = -(double)(a + b);
     s->num = -(int64_t)(a + b);
+    s->value = (double)s->num; /* not -(double): no "-0" for a witness */
     s->den = 1;
 }
 
@@ -449,15 +642,27 @@ static int ramsey_cert_read(uint8_t *x, int n, const json_t *root,
     int rc = read_edges(x, &g, n, root, m);
     if (rc == KP_PROBLEM_OK) {
         json_t *c = json_object_get(root, "cliques"),
-               *i = json_object_get(root, "independent_sets");
-        if (c && (!json_is_integer(c) ||
-                  json_integer_value(c) != kp_graph_count_cliques(&g, cs, 0)))
-            rc = bad(m, "cliques", "\"cliques\" does not match the graph");
-        else if (i && (!json_is_integer(i) ||
-                       json_integer_value(i) !=
-                           kp_graph_count_cliques(&g, ct, 1)))
-            rc = bad(m, "independent_sets",
-                     "\"independent_sets\" does not match the graph");
+               *i = json_object_get(root, "independent_sets"),
+               *v = json_object_get(root, "value"),
+               *b = json_object_get(root, "bound");
+        long na = kp_graph_count_cliques(&g, cs, 0),
+             nb = kp_graph_count_cliques(&g, ct, 1);
+        char want[32];
+        snprintf(want, sizeof want, "%ld", na + nb);
+        if (c && (!json_is_integer(c) || json_integer_value(c) != na))
+            rc = bad(m, "cliques", "\"cliques\" is not the number %ld of "
+                     "%d-cliques", na, cs);
+        else if (i && (!json_is_integer(i) || json_integer_value(i) != nb))
+            rc = bad(m, "independent_sets", "\"independent_sets\" is not the "
+                     "number %ld of independent %d-sets", nb, ct);
+        else if (v && !(json_is_string(v) &&
+                        same_text(json_string_value(v), want)) &&
+                 !(json_is_integer(v) && json_integer_value(v) == na + nb))
+            rc = bad(m, "value", "\"value\" is not the number %ld of "
+                     "%d-cliques and independent %d-sets", na + nb, cs, ct);
+        else if (b && !(json_is_string(b) && same_text(json_string_value(b), "0")) &&
+                 !(json_is_integer(b) && json_integer_value(b) == 0))
+            rc = bad(m, "bound", "\"bound\" must be \"0\"");
     }
     kp_graph_clear(&g);
     return rc;

@@ -48,95 +48,149 @@ static double score_of(const kp_problem_t *pb, const uint8_t *x, int n,
     return isnan(s.value) ? -HUGE_VAL : s.value;
 }
 
-/* Graph objects also get "rotation" moves {u,v} -> {u,w} (one edge
-   swings around an endpoint): they keep the edge count and, on trees, the
-   connectivity, so leaves can migrate between centres without passing
-   through a disconnected graph. Move m < L flips bit m; m >= L encodes a
-   rotation as L + (edge index * n + w) * 2 + (which endpoint stays). */
-static int rotation(const uint8_t *x, int n, size_t L, size_t mv, size_t *del,
-                    size_t *add)
+/* Graph objects get two kinds of compound moves besides bit flips:
+   - rotations {u,v} -> {u,w}: one edge swings around an endpoint (the
+     edge count stays, and on trees connectivity), so a leaf can migrate
+     between centres without passing through a disconnected graph;
+   - merges u => w: every edge {u,v} (v != w) becomes {w,v} and u hangs
+     from w as a leaf, i.e. u is contracted into w and re-added as a
+     pendant vertex. Merging two stars this way changes the matching
+     number in one step, where single rotations must first climb through
+     the worse graphs in between (for lambda_1 + mu, a triple star is such
+     a trap on the way to Wagner's double broom).
+   Moves are numbered: m < L flips bit m; L <= m < L + 2 n L is the
+   rotation L + (edge index * n + w) * 2 + (which endpoint stays); then
+   L + 2 n L + u * n + w is the merge u => w. */
+typedef struct {
+    int n;
+    size_t L, nrot, nmoves;
+    size_t *chg;       /* bits changed by the move being tried */
+} moves_t;
+
+static int edge_ends(size_t e, int n, int *pi, int *pj)
 {
-    size_t r = mv - L, e = r / 2 / (size_t)n;
-    int w = (int)(r / 2 % (size_t)n), keep = (int)(r % 2);
-    if (e >= L || !x[e])
-        return 0;
-    /* endpoints of edge e */
     int i = 0;
     size_t k = e;
     while (k >= (size_t)(n - 1 - i)) {
         k -= (size_t)(n - 1 - i);
         i++;
     }
-    int j = i + 1 + (int)k, u = keep ? j : i;
-    if (w == i || w == j)
+    *pi = i;
+    *pj = i + 1 + (int)k;
+    return 0;
+}
+
+/* The bits move mv changes on x (0 if it does not apply), in mv->chg. */
+static size_t move_bits(const moves_t *mv, const uint8_t *x, size_t m)
+{
+    int n = mv->n;
+    size_t L = mv->L;
+    if (m < L) {
+        mv->chg[0] = m;
+        return 1;
+    }
+    if (m < L + mv->nrot) {
+        size_t r = m - L, e = r / 2 / (size_t)n;
+        int w = (int)(r / 2 % (size_t)n), keep = (int)(r % 2), i, j;
+        if (e >= L || !x[e])
+            return 0;
+        edge_ends(e, n, &i, &j);
+        int u = keep ? j : i;
+        if (w == i || w == j)
+            return 0;
+        size_t f = kp_edge_index(u, w, n);
+        if (x[f])
+            return 0;
+        mv->chg[0] = e;
+        mv->chg[1] = f;
+        return 2;
+    }
+    size_t r = m - L - mv->nrot;
+    int u = (int)(r / (size_t)n), w = (int)(r % (size_t)n);
+    if (u == w)
         return 0;
-    size_t f = kp_edge_index(u, w, n);
-    if (x[f])
+    size_t k = 0;
+    for (int v = 0; v < n; v++) {
+        if (v == u || v == w || !x[kp_edge_index(u, v, n)])
+            continue;
+        mv->chg[k++] = kp_edge_index(u, v, n);
+        if (!x[kp_edge_index(w, v, n)])
+            mv->chg[k++] = kp_edge_index(w, v, n);
+    }
+    if (k == 0)
         return 0;
-    *del = e;
-    *add = f;
-    return 1;
+    if (!x[kp_edge_index(u, w, n)])
+        mv->chg[k++] = kp_edge_index(u, w, n);
+    return k;
+}
+
+static void flip_bits(uint8_t *x, const size_t *b, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        x[b[i]] ^= 1;
 }
 
 double kp_cem_tabu(uint8_t *x, const kp_problem_t *pb, int n, int steps,
                    void *ws, kp_rng_t *rng, long *evals)
 {
     size_t L = pb->length(n);
-    size_t nmoves = L + (pb->kind == KP_OBJ_GRAPH ? L * (size_t)n * 2 : 0);
+    int graph = pb->kind == KP_OBJ_GRAPH;
+    moves_t mv = {n, L, graph ? L * (size_t)n * 2 : 0, 0, NULL};
+    mv.nmoves = L + mv.nrot + (graph ? (size_t)n * n : 0);
     long ev = 0;
     double cur = score_of(pb, x, n, ws), best = cur;
     ev++;
     uint8_t *bx = malloc(L);
     long *tabu = calloc(L, sizeof(long));
-    if (!bx || !tabu) {
+    mv.chg = malloc(sizeof(size_t) * (size_t)(2 * n + 2));
+    size_t *pick_b = malloc(sizeof(size_t) * (size_t)(2 * n + 2));
+    if (!bx || !tabu || !mv.chg || !pick_b) {
         free(bx);
         free(tabu);
+        free(mv.chg);
+        free(pick_b);
         return cur;
     }
     memcpy(bx, x, L);
     long tenure = (long)L / 8 + 1;
     for (long it = 1; it <= steps && L > 0; it++) {
-        size_t off = (size_t)kp_rng_below(rng, nmoves), pick = nmoves;
-        size_t pd = 0, pa = 0;
+        /* Two tiers (variable neighbourhood): flips and rotations first;
+           the merges only when none of those improves on x, so they kick
+           the walk out of a local optimum instead of pulling every walk
+           into the same big basin (the star, for wagner21). */
+        size_t tier = L + mv.nrot, npick = 0;
         double pick_s = -HUGE_VAL;
-        for (size_t q = 0; q < nmoves; q++) {
-            size_t mv = (off + q) % nmoves, d, a;
-            double s;
-            int is_tabu;
-            if (mv < L) {
-                d = a = mv;
-                x[mv] ^= 1;
-                s = score_of(pb, x, n, ws);
-                x[mv] ^= 1;
-                is_tabu = tabu[mv] >= it;
-            } else {
-                if (!rotation(x, n, L, mv, &d, &a))
+        for (int t = 0; t < 2; t++) {
+            size_t lo = t ? tier : 0, cnt = t ? mv.nmoves - tier : tier;
+            if (cnt == 0 || (t && pick_s > cur))
+                break;
+            size_t off = (size_t)kp_rng_below(rng, cnt);
+            for (size_t q = 0; q < cnt; q++) {
+                size_t m = lo + (off + q) % cnt;
+                size_t k = move_bits(&mv, x, m);
+                if (k == 0)
                     continue;
-                x[d] = 0;
-                x[a] = 1;
-                s = score_of(pb, x, n, ws);
-                x[d] = 1;
-                x[a] = 0;
-                is_tabu = tabu[d] >= it || tabu[a] >= it;
+                flip_bits(x, mv.chg, k);
+                double s = score_of(pb, x, n, ws);
+                flip_bits(x, mv.chg, k);
+                ev++;
+                int is_tabu = 0;
+                for (size_t i = 0; i < k && !is_tabu; i++)
+                    is_tabu = tabu[mv.chg[i]] >= it;
+                if ((is_tabu && s <= best) || s <= pick_s)
+                    continue;
+                memcpy(pick_b, mv.chg, sizeof(size_t) * k);
+                npick = k;
+                pick_s = s;
             }
-            ev++;
-            if ((is_tabu && s <= best) || s <= pick_s)
-                continue;
-            pick = mv;
-            pd = d;
-            pa = a;
-            pick_s = s;
         }
-        if (pick == nmoves)
+        if (npick == 0)
             break;
         /* Vary the tenure a little so the walk does not cycle. */
         long until = it + tenure + (long)kp_rng_below(rng, (uint64_t)tenure);
-        x[pd] ^= 1;
-        tabu[pd] = until;
-        if (pa != pd) {
-            x[pa] ^= 1;
-            tabu[pa] = until;
-        }
+        flip_bits(x, pick_b, npick);
+        for (size_t i = 0; i < npick; i++)
+            tabu[pick_b[i]] = until;
         cur = pick_s;
         if (cur > best) {
             best = cur;
@@ -146,6 +200,8 @@ double kp_cem_tabu(uint8_t *x, const kp_problem_t *pb, int n, int steps,
     memcpy(x, bx, L);
     free(bx);
     free(tabu);
+    free(mv.chg);
+    free(pick_b);
     if (evals)
         *evals += ev;
     return best;
@@ -415,10 +471,14 @@ int kp_cem_run(kp_cem_result_t *r, const kp_problem_t *pb, int n,
     for (long gen = 0;; gen++) {
         if (p->max_gens > 0 && gen >= p->max_gens)
             break;
+        if (p->max_evals > 0 && evals >= p->max_evals)
+            break;
         if (p->seconds > 0 && now_s() - t0 >= p->seconds)
             break;
-        if (p->stop && *p->stop)
+        if (p->stop && *p->stop) {
+            r->interrupted = 1;
             break;
+        }
         /* Sample and score. */
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nthreads)
         for (int i = 0; i < B; i++) {
@@ -517,8 +577,14 @@ int kp_cem_run(kp_cem_result_t *r, const kp_problem_t *pb, int n,
         r->evals = evals;
         if (r->reached)
             break;
-        if (p->progress && p->progress(p->progress_ctx, gen, r->best_score))
-            break;
+        if (p->progress) {
+            kp_cem_progress_t pr = {gen + 1, evals, now_s() - t0,
+                                    r->best_score, r->verified};
+            if (p->progress(p->progress_ctx, &pr)) {
+                r->interrupted = 1;
+                break;
+            }
+        }
     }
 done:
     r->seconds = now_s() - t0;

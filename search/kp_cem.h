@@ -23,7 +23,9 @@
    Determinism: sample i of generation g uses the stream
    kp_rng_split(master, (g << 24) + i), polish j uses (g << 24) + 2^23 + j;
    gradients are summed over a fixed number of chunks in index order; so a
-   seed gives the same result for any thread count. OpenMP parallel
+   seed gives the same result for any thread count (with max_gens or
+   max_evals; a time budget or the stop flag end after a machine-dependent
+   number of generations). OpenMP parallel
    regions are opened here (a top-level driver); the problem's hooks must
    be thread-safe (kepler/problem.h). */
 #ifndef KP_CEM_H
@@ -40,6 +42,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* What the progress callback sees after each generation. */
+typedef struct kp_cem_progress {
+    long gens;          /* generations done */
+    long evals;         /* score calls so far */
+    double seconds;     /* since the start */
+    double best;        /* best score so far (-inf if none) */
+    int verified;       /* the best passed problem->verify */
+} kp_cem_progress_t;
 
 typedef struct {
     int batch;          /* samples per generation; default 64 */
@@ -58,14 +69,16 @@ typedef struct {
     int threads;        /* 0: all cores */
     double seconds;     /* wall-clock budget; <= 0: none */
     long max_gens;      /* generation limit; <= 0: none */
+    long max_evals;     /* stop after the generation in which the number
+                           of score calls reaches this; <= 0: none */
     int has_target;     /* stop once a string with score >= target whose
                            problem->verify succeeds is found */
     double target;
-    const volatile sig_atomic_t *stop; /* polled; non-zero stops (may be
-                                          NULL) */
+    const volatile sig_atomic_t *stop; /* polled between generations;
+                                          non-zero stops (may be NULL) */
     /* Called (from the driver thread) after each generation when not
        NULL; a non-zero return stops the run. */
-    int (*progress)(void *ctx, long gen, double best);
+    int (*progress)(void *ctx, const kp_cem_progress_t *pr);
     void *progress_ctx;
 } kp_cem_params_t;
 
@@ -75,6 +88,7 @@ typedef struct {
     double best_score;   /* its score (-inf if none) */
     int verified;        /* best passed problem->verify */
     int reached;         /* has_target and a verified string >= target */
+    int interrupted;     /* *stop or progress ended the run */
     long gens;           /* generations run */
     long evals;          /* score calls */
     double seconds;      /* wall time used */

@@ -701,6 +701,205 @@ int kp_graph_lambda1_cmp(const kp_graph_t *g, slong a, slong m)
     return r;
 }
 
+/* Householder reduction of the symmetric n x n matrix a (row major,
+   destroyed) to tridiagonal form: diagonal d[0..n-1], off-diagonal
+   e[0..n-2]; the spectrum is unchanged. v and q hold n doubles. */
+static void tridiagonalise(double *a, int n, double *d, double *e, double *v,
+                           double *q)
+{
+    for (int k = 0; k + 2 < n; k++) {
+        int m = n - k - 1; /* the column below the diagonal */
+        double *col = v;
+        double nrm = 0;
+        for (int i = 0; i < m; i++) {
+            col[i] = a[(long)(k + 1 + i) * n + k];
+            nrm += col[i] * col[i];
+        }
+        d[k] = a[(long)k * n + k];
+        /* A column that is zero up to rounding (entries are O(1)): dropping
+           it moves the eigenvalues by at most 1e-15 and avoids dividing by
+           an underflowed |v|^2. */
+        if (nrm < 1e-30) {
+            e[k] = 0;
+            continue;
+        }
+        /* alpha of the sign opposite to x_0 avoids cancellation; then
+           |v|^2 = |x - alpha e_1|^2 = 2 (|x|^2 - alpha x_0) >= 2 |x|^2. */
+        double alpha = col[0] > 0 ? -sqrt(nrm) : sqrt(nrm);
+        double vv = 2 * (nrm - alpha * col[0]);
+        e[k] = alpha;
+        col[0] -= alpha;
+        double beta = 2 / vv, vq = 0;
+        /* S <- H S H with H = I - beta v v^T on the trailing block S:
+           p = beta S v, q = p - (beta v.p / 2) v, S -= v q^T + q v^T. */
+        for (int i = 0; i < m; i++) {
+            const double *row = a + (long)(k + 1 + i) * n + k + 1;
+            double s = 0;
+            for (int j = 0; j < m; j++)
+                s += row[j] * col[j];
+            q[i] = beta * s;
+            vq += col[i] * q[i];
+        }
+        double kk = beta * vq / 2;
+        for (int i = 0; i < m; i++)
+            q[i] -= kk * col[i];
+        for (int i = 0; i < m; i++) {
+            double *row = a + (long)(k + 1 + i) * n + k + 1;
+            for (int j = 0; j < m; j++)
+                row[j] -= col[i] * q[j] + q[i] * col[j];
+        }
+    }
+    if (n >= 2) {
+        d[n - 2] = a[(long)(n - 2) * n + n - 2];
+        e[n - 2] = a[(long)(n - 1) * n + n - 2];
+    }
+    d[n - 1] = a[(long)(n - 1) * n + n - 1];
+}
+
+/* Number of eigenvalues below x of the tridiagonal T = (d, e2 = squared
+   off-diagonal): the negative pivots of the LDL^T factorisation of
+   T - x I (Sturm). If g is not NULL, also G = d/dx log|det(T - xI)| =
+   sum 1/(x - lambda_i) and H = -G' = sum 1/(x - lambda_i)^2 from the
+   derivatives of the pivots. */
+static int sturm_below(const double *d, const double *e2, int n, double x,
+                       double *g, double *h)
+{
+    int cnt = 0;
+    double piv = d[0] - x, dp = -1, ddp = 0, sg = 0, sh = 0;
+    for (int i = 0;;) {
+        if (piv == 0)
+            piv = -1e-300;
+        cnt += piv < 0;
+        if (g) {
+            double u = dp / piv;
+            sg += u;
+            sh += u * u - ddp / piv;
+        }
+        if (++i == n)
+            break;
+        double r = e2[i - 1] / piv;
+        if (g) {
+            double u = dp / piv;
+            ddp = r * (ddp / piv - 2 * u * u);
+            dp = -1 + r * u;
+        }
+        piv = d[i] - x - r;
+    }
+    if (g) {
+        *g = sg;
+        *h = sh;
+    }
+    return cnt;
+}
+
+/* Largest eigenvalue of a tridiagonal matrix, to about 1e-14 relative,
+   given lo <= lambda_max <= hi (or -inf, inf).
+   Laguerre's method from above the largest root of the (real-rooted)
+   characteristic polynomial converges to that root monotonically, and
+   cubically when it is simple; it runs inside a Sturm bracket [lo, hi],
+   with a bisection step whenever its steps stop shrinking fast (a
+   multiple or close pair of top eigenvalues, where it is only linear). */
+static double tridiag_top(const double *d, const double *e2, int n,
+                          double lo, double hi)
+{
+    double glo = HUGE_VAL, ghi = -HUGE_VAL; /* Gershgorin */
+    for (int i = 0; i < n; i++) {
+        double r = (i > 0 ? sqrt(e2[i - 1]) : 0) + (i + 1 < n ? sqrt(e2[i]) : 0);
+        glo = fmin(glo, d[i] - r);
+        ghi = fmax(ghi, d[i] + r);
+    }
+    lo = fmax(lo, glo);
+    hi = fmin(hi, ghi);
+    double tol = 1e-14 * fmax(1.0, fmax(fabs(lo), fabs(hi)));
+    lo -= tol;
+    hi += tol;
+    /* invariant: fewer than n eigenvalues below lo, all n below hi */
+    double prev = HUGE_VAL;
+    for (int it = 0; it < 200 && hi - lo > tol; it++) {
+        double g, h, h0 = hi;
+        sturm_below(d, e2, n, hi, &g, &h);
+        double disc = (n - 1) * (n * h - g * g);
+        double c = g > 0 ? hi - n / (g + sqrt(disc > 0 ? disc : 0)) : lo;
+        if (c >= hi - tol) /* converged */
+            return hi;
+        if (c > lo) {
+            if (sturm_below(d, e2, n, c, NULL, NULL) == n) {
+                hi = c;
+            } else {
+                /* Below the root only by rounding: the root is just
+                   above c. */
+                lo = c;
+                if (sturm_below(d, e2, n, c + tol, NULL, NULL) == n)
+                    return c + 0.5 * tol;
+            }
+        }
+        /* A step not much shorter than the last one means linear
+           convergence: halve the bracket as well. */
+        double step = h0 - hi;
+        if (step > 0.25 * prev && hi - lo > tol) {
+            double mid = 0.5 * (lo + hi);
+            if (sturm_below(d, e2, n, mid, NULL, NULL) == n)
+                hi = mid;
+            else
+                lo = mid;
+        }
+        prev = step;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/* lambda_1 without the eigenvector: tridiagonalisation and bisection, in
+   a stack buffer for the small graphs the search scores millions of. */
+#define FAST_N 64
+static double lambda1_tridiag(const kp_graph_t *g)
+{
+    int n = g->n;
+    /* Bounds from the degrees: sqrt(max degree) (a star subgraph) and the
+       average degree 2m/n from below, max over edges of sqrt(d_i d_j)
+       from above. */
+    int deg_stack[FAST_N], *deg = n <= FAST_N ? deg_stack : malloc(sizeof(int) * (size_t)n);
+    double stack[FAST_N * FAST_N + 4 * FAST_N];
+    double *buf = n <= FAST_N ? stack
+                              : malloc(sizeof(double) * ((size_t)n * n + 4 * (size_t)n));
+    double top = NAN;
+    if (!buf || !deg)
+        goto done;
+    long m2 = 0;
+    int dmax = 0;
+    for (int i = 0; i < n; i++) {
+        int s = 0;
+        for (int j = 0; j < n; j++)
+            s += g->a[(long)i * n + j];
+        deg[i] = s;
+        m2 += s;
+        dmax = s > dmax ? s : dmax;
+    }
+    if (m2 == 0) {
+        top = 0;
+        goto done;
+    }
+    double hi = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (g->a[(long)i * n + j] && (double)deg[i] * deg[j] > hi)
+                hi = (double)deg[i] * deg[j];
+    hi = sqrt(hi);
+    double lo = fmax(sqrt((double)dmax), (double)m2 / n);
+    double *a = buf, *d = a + (long)n * n, *e = d + n, *v = e + n, *q = v + n;
+    for (long i = 0; i < (long)n * n; i++)
+        a[i] = g->a[i];
+    tridiagonalise(a, n, d, e, v, q);
+    for (int i = 0; i + 1 < n; i++)
+        e[i] *= e[i];
+    top = tridiag_top(d, e, n, lo, hi);
+done:
+    if (buf != stack)
+        free(buf);
+    if (deg != deg_stack)
+        free(deg);
+    return top;
+}
+
 double kp_graph_lambda1_d(const kp_graph_t *g, double *vec)
 {
     int n = g->n;
@@ -711,6 +910,8 @@ double kp_graph_lambda1_d(const kp_graph_t *g, double *vec)
             vec[0] = 1.0;
         return 0.0;
     }
+    if (!vec)
+        return lambda1_tridiag(g);
     gsl_matrix *m = gsl_matrix_alloc((size_t)n, (size_t)n);
     gsl_vector *ev = gsl_vector_alloc((size_t)n);
     if (!m || !ev) {

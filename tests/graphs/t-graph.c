@@ -394,3 +394,108 @@ Test(graph, cliques)
     cr_assert_eq(kp_graph_count_cliques(&g, 5, 1), 0);
     kp_graph_clear(&g);
 }
+
+/* The search's double-precision lambda_1 (tridiagonalisation + Laguerre in
+   a Sturm bracket) against Arb on random graphs of every density,
+   including disconnected ones, disjoint copies (a multiple top eigenvalue,
+   where Laguerre is only linear) and sizes past the stack buffer. */
+Test(graph, lambda1_double_vs_exact)
+{
+    kp_rng_t rng;
+    kp_test_rng_init(&rng);
+    arb_t lam;
+    arb_init(lam);
+    for (long it = 0; it < 200 * kp_test_multiplier(); it++) {
+        int n = 1 + (int)kp_rng_below(&rng, it % 20 == 0 ? 90 : 25);
+        double p = kp_rng_uniform(&rng);
+        p = p * p;
+        int copies = it % 7 == 0 && n >= 4 ? 2 + (int)kp_rng_below(&rng, 3) : 1;
+        int m = n / copies;
+        kp_graph_t g;
+        mk(&g, n);
+        for (int i = 0; i < m; i++)
+            for (int j = i + 1; j < m; j++)
+                if (kp_rng_uniform(&rng) < p)
+                    for (int c = 0; c < copies; c++)
+                        kp_graph_set(&g, c * m + i, c * m + j, 1);
+        cr_assert_eq(kp_graph_lambda1(lam, &g, 128, NULL), KP_OK);
+        double want = arf_get_d(arb_midref(lam), ARF_RND_NEAR);
+        double got = kp_graph_lambda1_d(&g, NULL);
+        cr_assert(fabs(got - want) <= 1e-10 * fmax(1, want),
+                  "seed %llu iter %ld n %d copies %d: %.17g vs %.17g",
+                  (unsigned long long)kp_test_seed(), it, n, copies, got,
+                  want);
+        kp_graph_clear(&g);
+    }
+    arb_clear(lam);
+}
+
+/* Hand-computed spectra and matching numbers: complete bipartite K_{a,b}
+   (lambda_1 = sqrt(ab), mu = min(a,b)), the double star S(a,b) (centres
+   adjacent, a and b leaves: lambda_1^2 = (a+b+1 + sqrt((a+b+1)^2 - 4ab))/2,
+   mu = 2), the cube Q_3 (3, mu = 4) and the "bridged" double broom B(a,b)
+   (centres with a and b leaves joined through a middle vertex:
+   lambda_1^2 = (a+b+2 + sqrt((a-b)^2 + 4))/2, mu = 2). */
+Test(graph, lambda1_and_mu_hand_computed)
+{
+    arb_t e, t;
+    arb_init(e);
+    arb_init(t);
+    for (int a = 1; a <= 6; a++)
+        for (int b = a; b <= 7; b++) {
+            kp_graph_t g;
+            mk(&g, a + b);
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < b; j++)
+                    kp_graph_set(&g, i, a + j, 1);
+            arb_sqrt_ui(e, (ulong)(a * b), 200);
+            check_lambda(&g, e, "K_{a,b}");
+            cr_assert_eq(kp_graph_lambda1_cmp(&g, 0, a * b), KP_GRAPH_EQUAL);
+            cr_assert_eq(kp_graph_matching(&g, NULL), a);
+            kp_graph_clear(&g);
+
+            mk(&g, a + b + 2); /* S(a,b): centres 0, 1 */
+            kp_graph_set(&g, 0, 1, 1);
+            for (int i = 0; i < a; i++)
+                kp_graph_set(&g, 0, 2 + i, 1);
+            for (int j = 0; j < b; j++)
+                kp_graph_set(&g, 1, 2 + a + j, 1);
+            int s = a + b + 1;
+            arb_sqrt_ui(t, (ulong)(s * s - 4 * a * b), 200);
+            arb_add_ui(t, t, (ulong)s, 200);
+            arb_mul_2exp_si(t, t, -1);
+            arb_sqrt(e, t, 200);
+            check_lambda(&g, e, "S(a,b)");
+            cr_assert_eq(kp_graph_matching(&g, NULL), 2);
+            kp_graph_clear(&g);
+
+            mk(&g, a + b + 3); /* B(a,b): middle 0, centres 1, 2 */
+            kp_graph_set(&g, 0, 1, 1);
+            kp_graph_set(&g, 0, 2, 1);
+            for (int i = 0; i < a; i++)
+                kp_graph_set(&g, 1, 3 + i, 1);
+            for (int j = 0; j < b; j++)
+                kp_graph_set(&g, 2, 3 + a + j, 1);
+            arb_sqrt_ui(t, (ulong)((a - b) * (a - b) + 4), 200);
+            arb_add_ui(t, t, (ulong)(a + b + 2), 200);
+            arb_mul_2exp_si(t, t, -1);
+            arb_sqrt(e, t, 200);
+            check_lambda(&g, e, "B(a,b)");
+            cr_assert_eq(kp_graph_matching(&g, NULL), 2);
+            unsigned char ins[16];
+            cr_assert_eq(kp_graph_tutte_berge_set(ins, &g), 2);
+            kp_graph_clear(&g);
+        }
+    kp_graph_t q;
+    mk(&q, 8);
+    for (int v = 0; v < 8; v++)
+        for (int bit = 1; bit < 8; bit <<= 1)
+            if ((v ^ bit) > v)
+                kp_graph_set(&q, v, v ^ bit, 1);
+    arb_set_si(e, 3);
+    check_lambda(&q, e, "Q_3");
+    cr_assert_eq(kp_graph_matching(&q, NULL), 4);
+    kp_graph_clear(&q);
+    arb_clear(e);
+    arb_clear(t);
+}
