@@ -28,6 +28,7 @@
 #include "kp_gp.h"
 #include "kp_mpi.h"
 #include "kp_policy.h"
+#include "kp_propose.h"
 
 #define SR_CACHE_BITS 14
 #define SR_CACHE_FREE 8 /* free constants a cache entry can hold */
@@ -89,6 +90,7 @@ void kp_sr_params_default(kp_sr_params_t *p)
     p->batch_rows = 2000;
     p->max_complexity = 40;
     p->exact_loss = 1e-20;
+    p->propose = 1;
 }
 
 int kp_sr_result_init(kp_sr_result_t *r, int max_complexity)
@@ -1042,6 +1044,20 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
     }
     double last_ck = -INFINITY;
     int done = p->resume != NULL && budget_spent(r, p);
+    /* Round 0's proposals (a resumed run is past round 0). */
+    kp_expr_t *prop = NULL;
+    int nprop = 0;
+    if (p->propose && start == 0 && !done) {
+        int cap = p->islands * comm.size * (p->population / 4);
+        prop = malloc(sizeof *prop * (size_t)(cap > 0 ? cap : 1));
+        kp_propose_params_t pp;
+        kp_propose_params_default(&pp);
+        pp.threads = nthreads;
+        if (prop == NULL ||
+            kp_propose(prop, cap, &nprop, g, cols, nvars, y, nrows, &pp,
+                       NULL) != KP_OK)
+            nprop = 0;
+    }
 
     for (int round = start; !done; round++) {
         if (batching) {
@@ -1065,9 +1081,15 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
         for (int i = 0; i < st.nisl; i++) {
             sr_island_t *isl = &st.isl[i];
             if (round == 0) {
+                int gi = comm.rank * p->islands + i;
+                int gn = comm.size * p->islands;
                 for (int k = 0; k < p->population; k++) {
-                    random_individual(&isl->pop[k], g, &isl->rng);
-                    score(&isl->pop[k], &f, 1, isl->cache, &isl->ws,
+                    long j = (long)k * gn + gi; /* proposal dealt here */
+                    if (j < nprop)
+                        isl->pop[k].e = prop[j];
+                    else
+                        random_individual(&isl->pop[k], g, &isl->rng);
+                    score(&isl->pop[k], &f, j >= nprop, isl->cache, &isl->ws,
                           &isl->rng, &isl->evals, &isl->rows);
                     island_archive(isl, &isl->pop[k]);
                 }
@@ -1164,6 +1186,7 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
     for (int c = 1; c <= r->archive.max_complexity; c++)
         if (r->archive.used[c])
             r->archive.slot[c].loss *= var_all;
+    free(prop);
     state_clear(&st);
     r->seconds = now_seconds() - t0;
     return rc;

@@ -18,6 +18,12 @@
    reproducible; a run bounded by time stops after a machine-dependent
    number of rounds, and is reproducible up to that number.
 
+   Proposals: with params.propose, round 0 also seeds the islands with
+   the formulas kp_propose reads off the data by sparse polynomial and
+   rational least squares (kp_propose.h), dealt round robin over the
+   islands of every rank; they are starting points that compete like any
+   other individual.
+
    Large data: when nrows exceeds batch_rows, fitness is computed on a
    random subset of batch_rows rows redrawn every round (as PySR's
    batching); the archive is re-scored on all rows before it is returned.
@@ -113,6 +119,8 @@ typedef struct {
     size_t batch_rows;     /* mini-batch size; 0: always all rows */
     int max_complexity;    /* archive size */
     double exact_loss;     /* normalised MSE below which is_exact is asked */
+    int propose;           /* seed round 0 with kp_propose's sparse
+                              polynomial and rational fits (default 1) */
     volatile sig_atomic_t *stop; /* polled between rounds; may be NULL */
     /* Asked about a candidate whose loss is below exact_loss, after its
        constants were snapped to exact forms; returns 1 when the formula is
