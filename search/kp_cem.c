@@ -1,6 +1,8 @@
 /* kp_cem.c: the deep cross-entropy method with tabu polishing
    (kp_cem.h). */
 #include "kp_cem.h"
+#include "kp_cem_impl.h"
+#include "kp_mpi.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -209,15 +211,7 @@ double kp_cem_tabu(uint8_t *x, const kp_problem_t *pb, int n, int steps,
 
 /* ---- The MLP policy -------------------------------------------------- */
 
-typedef struct {
-    int L, h1, h2;
-    size_t nparam;
-    double *w;      /* parameters */
-    double *m, *v;  /* Adam moments */
-    long step;
-    /* views into w (and the same offsets into gradients) */
-    size_t o_w1, o_b1, o_w2, o_b2, o_w3, o_b3;
-} mlp_t;
+/* mlp_t is in kp_cem_impl.h (the checkpoint saves it). */
 
 static int mlp_init(mlp_t *p, int L, int h1, int h2, kp_rng_t *rng)
 {
@@ -390,6 +384,16 @@ static int cmp_rank(const void *a, const void *b)
     return x->idx - y->idx;
 }
 
+/* 1 when a budget is spent after gens generations, evals score calls and
+   secs seconds. */
+static int cem_spent(const kp_cem_params_t *p, long gens, long evals,
+                     double secs)
+{
+    return (p->max_gens > 0 && gens >= p->max_gens) ||
+           (p->max_evals > 0 && evals >= p->max_evals) ||
+           (p->seconds > 0 && secs >= p->seconds);
+}
+
 static void *ws_alloc(size_t sz)
 {
     if (sz == 0)
@@ -430,6 +434,11 @@ int kp_cem_run(kp_cem_result_t *r, const kp_problem_t *pb, int n,
     size_t scr_n = ((size_t)L + 3) * h1 + 2 * (size_t)h2;
 
     kp_rng_t master = *rng, init_rng;
+    int rank = kp_mpi_rank(), nranks = kp_mpi_size();
+    if (rank > 0) /* each rank its own population */
+        kp_rng_split(&master, &master, 0xCE1000ULL + (uint64_t)rank);
+    r->rank = rank;
+    r->nranks = nranks;
     kp_rng_split(&init_rng, &master, 0xCE0000ULL);
     mlp_t net;
     int rc = KP_OK;
@@ -442,6 +451,10 @@ int kp_cem_run(kp_cem_result_t *r, const kp_problem_t *pb, int n,
     r->best = calloc(L, 1);
     r->len = L;
     int nsup_have = 0;
+    long evals = 0, start = 0;
+    kpi_cem_run_t run = {pb,   n,     L,      p, rng,    &net,
+                         sup,  supsc, &nsup_have, nsuper, r, &evals,
+                         rank, nranks};
     int net_bad = mlp_init(&net, (int)L, h1, h2, &init_rng);
     if (!net_bad) {
         double d = p->init_density > 0 && p->init_density < 1
@@ -453,32 +466,42 @@ int kp_cem_run(kp_cem_result_t *r, const kp_problem_t *pb, int n,
     if (net_bad || !xs || !sup || !sc ||
         !supsc || !rk || !ws || !r->best) {
         rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
-        goto done;
+        goto agree;
     }
     grad = calloc(net.nparam * NCHUNK, sizeof(double));
     scr = malloc(sizeof(double) * scr_n * (size_t)nthreads);
     if (!grad || !scr) {
         rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
-        goto done;
+        goto agree;
     }
     for (int t = 0; t < nthreads; t++)
         if (wsz && !(ws[t] = ws_alloc(wsz))) {
             rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
-            goto done;
+            goto agree;
         }
 
-    long evals = 0;
-    for (long gen = 0;; gen++) {
-        if (p->max_gens > 0 && gen >= p->max_gens)
-            break;
-        if (p->max_evals > 0 && evals >= p->max_evals)
-            break;
-        if (p->seconds > 0 && now_s() - t0 >= p->seconds)
-            break;
-        if (p->stop && *p->stop) {
-            r->interrupted = 1;
-            break;
+agree:
+    if ((rc = kp_mpi_agree(rc, err)) != KP_OK)
+        goto done;
+    if (p->resume != NULL) {
+        if ((rc = kpi_cem_load(&run, p->resume, err)) != KP_OK) {
+            r->gens = 0;
+            goto done;
         }
+        start = r->resumed_gens = r->gens;
+        t0 -= r->seconds;
+    }
+    double last_ck = -INFINITY;
+    /* Stops are decided between generations, by all ranks together:
+       budgets count the score calls of all ranks. */
+    long total = evals;
+    kp_mpi_sum_long(&total, 1);
+    int f0[3] = {r->reached, cem_spent(p, start, total, now_s() - t0),
+                 p->stop && *p->stop};
+    kp_mpi_max_int(f0, 3);
+    r->interrupted = !f0[0] && !f0[1] && f0[2];
+    int done = f0[0] || f0[1] || f0[2];
+    for (long gen = start; !done; gen++) {
         /* Sample and score. */
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nthreads)
         for (int i = 0; i < B; i++) {
@@ -575,17 +598,36 @@ int kp_cem_run(kp_cem_result_t *r, const kp_problem_t *pb, int n,
         }
         r->gens = gen + 1;
         r->evals = evals;
-        if (r->reached)
-            break;
-        if (p->progress) {
-            kp_cem_progress_t pr = {gen + 1, evals, now_s() - t0,
-                                    r->best_score, r->verified};
-            if (p->progress(p->progress_ctx, &pr)) {
-                r->interrupted = 1;
+        kpi_cem_exchange(&run, gen);
+        double secs = now_s() - t0;
+        total = evals;
+        kp_mpi_sum_long(&total, 1);
+        int halt = 0;
+        if (!r->reached && p->progress) {
+            kp_cem_progress_t pr = {gen + 1, total, secs, r->best_score,
+                                    r->verified};
+            halt = p->progress(p->progress_ctx, &pr) != 0;
+        }
+        /* reached, progress said stop, budget spent, stop flag,
+           checkpoint due (rank 0's clock) */
+        int f[5] = {r->reached, halt, cem_spent(p, gen + 1, total, secs),
+                    p->stop && *p->stop,
+                    rank == 0 && p->checkpoint != NULL &&
+                        (p->checkpoint_every <= 0 ||
+                         secs - last_ck >= p->checkpoint_every)};
+        kp_mpi_max_int(f, 5);
+        r->interrupted = !f[0] && (f[1] || (!f[2] && f[3]));
+        done = f[0] || f[1] || f[2] || f[3];
+        if (p->checkpoint != NULL && (done || f[4])) {
+            r->seconds = secs;
+            if ((rc = kpi_cem_save(&run, p->checkpoint, err)) != KP_OK)
                 break;
-            }
+            r->checkpoints++;
+            last_ck = secs;
         }
     }
+    if (rc == KP_OK)
+        kpi_cem_finish(&run);
 done:
     r->seconds = now_s() - t0;
     if (ws)

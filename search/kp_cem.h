@@ -27,7 +27,26 @@
    max_evals; a time budget or the stop flag end after a machine-dependent
    number of generations). OpenMP parallel
    regions are opened here (a top-level driver); the problem's hooks must
-   be thread-safe (kepler/problem.h). */
+   be thread-safe (kepler/problem.h).
+
+   Checkpoints (as kp_sr.h): with p->checkpoint, the policy (weights, Adam
+   moments and step), the super set, the best string and the generation,
+   score-call and time counters are written atomically after the first
+   generation, every checkpoint_every seconds and when the run ends;
+   p->resume continues such a run (max_gens, max_evals and seconds are
+   totals). A run bounded by max_gens or max_evals and resumed is
+   bit-identical to the uninterrupted one; with MPI, max_evals counts the
+   score calls of all ranks. A checkpoint of another problem, size, stream (seed)
+   or shaping parameter, or a corrupt one, is refused with KP_EINPUT and a
+   one-line message naming the file.
+
+   MPI: with K > 1 ranks (kp_mpi.h) every rank runs its own population
+   (streams split by rank) and, after every generation, sends its super
+   set to its successor in p->topology (ranks are the islands), which
+   keeps the best distinct strings of its own and the received ones; stops
+   are agreed, and at the end every rank's result is the best over all
+   ranks. Reproducible for a fixed K (not across K); one rank is the run
+   without MPI. */
 #ifndef KP_CEM_H
 #define KP_CEM_H
 
@@ -80,6 +99,13 @@ typedef struct {
        NULL; a non-zero return stops the run. */
     int (*progress)(void *ctx, const kp_cem_progress_t *pr);
     void *progress_ctx;
+    int topology;            /* elite migration between MPI ranks, enum
+                                kp_topology (kp_mpi.h) */
+    const char *checkpoint;  /* state file written between generations;
+                                NULL: none */
+    double checkpoint_every; /* seconds between checkpoints; <= 0: each
+                                generation */
+    const char *resume;      /* checkpoint to continue from; NULL: fresh */
 } kp_cem_params_t;
 
 typedef struct {
@@ -93,6 +119,10 @@ typedef struct {
     long evals;          /* score calls */
     double seconds;      /* wall time used */
     double seconds_to_target; /* when reached, else -1 */
+    long resumed_gens;   /* generations taken from p->resume (0: fresh) */
+    int checkpoints;     /* checkpoints written by this call */
+    int rank, nranks;    /* MPI rank and size (0 and 1 without MPI) */
+    long migrated_bytes; /* bytes this rank sent to other ranks */
 } kp_cem_result_t;
 
 /* Fills p with the defaults above. */

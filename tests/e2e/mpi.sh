@@ -24,6 +24,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 # Open MPI's own allocations are not leaks of ours.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 mpi2() { mpirun -np 2 "$KEPLER" "$@"; }
+mpi2x() { mpirun -np 2 "$@"; } # another program
 
 awk 'BEGIN { print "a,b,out"; for (i = 1; i <= 60; i++) {
     a = i / 10; b = (i * 7 % 13) / 5
@@ -119,5 +120,29 @@ expect_status 2 "search, a rank's checkpoint broken" mpi2 search $cs --rounds 9 
     --resume "$T/sck"
 grep -q 'sck.rank1: not a Kepler search checkpoint' "$T/err" && ok ||
     bad "rank 0 reports rank 1's error: $(head -c 300 "$T/err")"
+
+# ---- the cross-entropy method (tests/scale/cem-run) ----
+# Each rank runs its own population; super sets migrate every generation.
+CEM="$KP_BUILDDIR/tests/scale/cem-run"
+for topo in ring random; do
+    expect_status 0 "cem, two ranks, $topo" mpi2x "$CEM" wagner21 9 5 20 \
+        --topology $topo
+    cp "$T/out" "$T/cem-$topo.out"
+    grep -q 'ranks 2$' "$T/out" && [ "$(wc -l <"$T/out")" = 1 ] && ok ||
+        bad "cem: rank 0 alone reports: $(cat "$T/out")"
+    expect_status 0 "cem, two ranks, $topo, two threads" mpi2x "$CEM" \
+        wagner21 9 5 20 --topology $topo --threads 2
+    cmp -s "$T/cem-$topo.out" "$T/out" && ok || bad "cem two-rank runs differ ($topo)"
+done
+expect_status 0 "cem, two ranks, first part" mpi2x "$CEM" wagner21 9 5 8 \
+    --topology random --checkpoint "$T/cck"
+[ -s "$T/cck.rank0" ] && [ -s "$T/cck.rank1" ] && ok || bad "cem rank checkpoints"
+expect_status 0 "cem, two ranks, resumed" mpi2x "$CEM" wagner21 9 5 20 \
+    --topology random --resume "$T/cck"
+cmp -s "$T/cem-random.out" "$T/out" && ok || bad "resumed two-rank cem differs"
+# A target found on one rank stops both.
+expect_status 0 "cem, two ranks, target" mpi2x "$CEM" wagner21 19 1 300 \
+    --target 1e-9 --threads 1
+grep -q 'verified 1 reached 1' "$T/out" && ok || bad "cem target: $(cat "$T/out")"
 
 finish
