@@ -642,7 +642,9 @@ done:
     free(supsc);
     free(rk);
     mlp_clear(&net);
-    if (rc != KP_OK) {
+    /* A failed checkpoint write after some generations keeps the best so
+       far (r still describes the run); other failures leave no result. */
+    if (rc != KP_OK && r->gens <= r->resumed_gens) {
         free(r->best);
         r->best = NULL;
     }

@@ -494,15 +494,27 @@ static int run_cem(search_outcome_t *out, kp_cem_result_t *res,
     cp.stop = &kp_cli_stop;
     cp.progress = cem_progress_cb;
     cp.progress_ctx = sc;
+    cp.topology = o->cs.topology;
+    cp.checkpoint = o->cs.checkpoint;
+    cp.checkpoint_every = o->cs.checkpoint_every;
+    cp.resume = o->cs.resume;
     kp_rng_t rng;
     kp_rng_init(&rng, o->cs.seed);
     int rc = kp_cem_run(res, p, o->n, &cp, &rng, err);
-    if (rc != KP_OK)
+    if (sc->tty)
+        fputs("\r\033[K", stderr);
+    if (res->nranks > 1 && !o->quiet && res->gens > res->resumed_gens)
+        fprintf(stderr, "kepler search: %d ranks, rank 0 sent %ld migration "
+                "bytes (%.0f bytes/s)\n", res->nranks, res->migrated_bytes,
+                res->seconds > 0 ? res->migrated_bytes / res->seconds : 0.0);
+    /* As for run_cs: after a failed checkpoint write the best so far is
+       still reported (rc is returned with *out set). */
+    if (rc != KP_OK && !(res->best != NULL && res->gens > res->resumed_gens))
         return rc;
     *out = (search_outcome_t){res->best_score > -HUGE_VAL ? res->best : NULL,
                               res->best_score, res->seconds, res->gens,
                               res->evals, res->interrupted, "generations"};
-    return KP_OK;
+    return rc;
 }
 
 /* Resolves the problem and checks the options against it; returns 0 or an
@@ -544,10 +556,6 @@ static int resolve_problem(const kp_problem_t **pp, kp_plugin_t *pl,
         return kp_cli_usage_error("search", "--lean: no Lean export for "
                                   "problem '%s' (capset and wagner21 have "
                                   "one)", p->name);
-    if (o->method == METHOD_CEM &&
-        (o->cs.checkpoint != NULL || o->cs.resume != NULL))
-        return kp_cli_usage_error("search", "--checkpoint and --resume work "
-                                  "with --method program or local, not cem");
     if (o->lean != NULL && o->out != NULL && !strcmp(o->lean, o->out))
         return kp_cli_usage_error("search", "--out and --lean name the same "
                                   "file");
@@ -623,7 +631,7 @@ static int search_main(int argc, char **argv)
         fputs("\r\033[K", stderr);
     if (rc != KP_OK) {
         status = kp_cli_report(&err);
-        if (o.method == METHOD_CEM || out.best == NULL)
+        if (out.best == NULL)
             goto out;
     }
     if (out.best == NULL) {

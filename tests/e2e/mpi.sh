@@ -24,7 +24,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 # Open MPI's own allocations are not leaks of ours.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 mpi2() { mpirun -np 2 "$KEPLER" "$@"; }
-mpi2x() { mpirun -np 2 "$@"; } # another program
 
 awk 'BEGIN { print "a,b,out"; for (i = 1; i <= 60; i++) {
     a = i / 10; b = (i * 7 % 13) / 5
@@ -121,28 +120,36 @@ expect_status 2 "search, a rank's checkpoint broken" mpi2 search $cs --rounds 9 
 grep -q 'sck.rank1: not a Kepler search checkpoint' "$T/err" && ok ||
     bad "rank 0 reports rank 1's error: $(head -c 300 "$T/err")"
 
-# ---- the cross-entropy method (tests/scale/cem-run) ----
+# ---- kepler search --method cem ----
 # Each rank runs its own population; super sets migrate every generation.
-CEM="$KP_BUILDDIR/tests/scale/cem-run"
+cem="wagner21 --method cem --n 9 --seed 5 --rounds 20"
+csum() { sed 's/^  [0-9.]* s, //; s/ ([^)]*\/s)//' "$1" | grep -v certificate; }
 for topo in ring random; do
-    expect_status 0 "cem, two ranks, $topo" mpi2x "$CEM" wagner21 9 5 20 \
-        --topology $topo
-    cp "$T/out" "$T/cem-$topo.out"
-    grep -q 'ranks 2$' "$T/out" && [ "$(wc -l <"$T/out")" = 1 ] && ok ||
+    expect_status 1 "cem, two ranks, $topo" mpi2 search $cem --topology $topo \
+        --threads 1 --out "$T/cem-$topo.json"
+    csum "$T/out" >"$T/cem-$topo.sum"
+    [ "$(grep -c '^wagner21 n=9' "$T/out")" = 1 ] && ok ||
         bad "cem: rank 0 alone reports: $(cat "$T/out")"
-    expect_status 0 "cem, two ranks, $topo, two threads" mpi2x "$CEM" \
-        wagner21 9 5 20 --topology $topo --threads 2
-    cmp -s "$T/cem-$topo.out" "$T/out" && ok || bad "cem two-rank runs differ ($topo)"
+    grep -q 'kepler search: 2 ranks, rank 0 sent [1-9][0-9]* migration bytes' \
+        "$T/err" && ok || bad "cem migration traffic: $(head -c 300 "$T/err")"
+    expect_status 1 "cem, two ranks, $topo, two threads" mpi2 search $cem \
+        --topology $topo --threads 2 --out "$T/cem2-$topo.json"
+    csum "$T/out" >"$T/cem2.sum"
+    cmp -s "$T/cem-$topo.json" "$T/cem2-$topo.json" &&
+        cmp -s "$T/cem-$topo.sum" "$T/cem2.sum" && ok ||
+        bad "cem two-rank runs differ ($topo)"
 done
-expect_status 0 "cem, two ranks, first part" mpi2x "$CEM" wagner21 9 5 8 \
-    --topology random --checkpoint "$T/cck"
+expect_status 1 "cem, two ranks, first part" mpi2 search $cem --topology random \
+    --rounds 8 --checkpoint "$T/cck" --quiet
 [ -s "$T/cck.rank0" ] && [ -s "$T/cck.rank1" ] && ok || bad "cem rank checkpoints"
-expect_status 0 "cem, two ranks, resumed" mpi2x "$CEM" wagner21 9 5 20 \
-    --topology random --resume "$T/cck"
-cmp -s "$T/cem-random.out" "$T/out" && ok || bad "resumed two-rank cem differs"
-# A target found on one rank stops both.
-expect_status 0 "cem, two ranks, target" mpi2x "$CEM" wagner21 19 1 300 \
-    --target 1e-9 --threads 1
-grep -q 'verified 1 reached 1' "$T/out" && ok || bad "cem target: $(cat "$T/out")"
+expect_status 1 "cem, two ranks, resumed" mpi2 search $cem --topology random \
+    --resume "$T/cck" --out "$T/cem-r.json"
+csum "$T/out" >"$T/cem-r.sum"
+cmp -s "$T/cem-random.json" "$T/cem-r.json" && cmp -s "$T/cem-random.sum" "$T/cem-r.sum" &&
+    ok || bad "resumed two-rank cem differs: $(cat "$T/cem-r.sum")"
+# The first verified counterexample, on either rank, stops both.
+expect_status 0 "cem, two ranks, wagner21 n=19" mpi2 search wagner21 --n 19 \
+    --seed 1 --threads 1 --time 120 --out "$T/w19.json"
+expect_status 0 "its certificate verifies" "$KEPLER" verify "$T/w19.json"
 
 finish
