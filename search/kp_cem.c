@@ -157,16 +157,22 @@ double kp_cem_tabu(uint8_t *x, const kp_problem_t *pb, int n, int steps,
     long tenure = (long)L / 8 + 1;
     for (long it = 1; it <= steps && L > 0; it++) {
         /* Two tiers (variable neighbourhood): flips and rotations first;
-           the merges only when none of those improves on x, so they kick
-           the walk out of a local optimum instead of pulling every walk
-           into the same big basin (the star, for wagner21). */
+           the merges only when none of those improves on x, and then only
+           an improving merge. So a merge jumps out of a local optimum of
+           the small moves (a triple star, for wagner21) but neither pulls
+           every walk into the same big basin (the star) nor replaces the
+           tabu walk's own way across plateaus (ramsey). */
         size_t tier = L + mv.nrot, npick = 0;
         double pick_s = -HUGE_VAL;
+        /* one random starting point (ties go to the first move scanned),
+           reused by the second tier so that it draws nothing and a walk
+           that takes no merge is the walk without merges */
+        uint64_t r0 = kp_rng_next(rng);
         for (int t = 0; t < 2; t++) {
             size_t lo = t ? tier : 0, cnt = t ? mv.nmoves - tier : tier;
             if (cnt == 0 || (t && pick_s > cur))
                 break;
-            size_t off = (size_t)kp_rng_below(rng, cnt);
+            size_t off = (size_t)(r0 % cnt);
             for (size_t q = 0; q < cnt; q++) {
                 size_t m = lo + (off + q) % cnt;
                 size_t k = move_bits(&mv, x, m);
@@ -179,7 +185,7 @@ double kp_cem_tabu(uint8_t *x, const kp_problem_t *pb, int n, int steps,
                 int is_tabu = 0;
                 for (size_t i = 0; i < k && !is_tabu; i++)
                     is_tabu = tabu[mv.chg[i]] >= it;
-                if ((is_tabu && s <= best) || s <= pick_s)
+                if ((is_tabu && s <= best) || s <= pick_s || (t && s <= cur))
                     continue;
                 memcpy(pick_b, mv.chg, sizeof(size_t) * k);
                 npick = k;

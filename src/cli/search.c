@@ -663,14 +663,10 @@ static int search_main(int argc, char **argv)
             printf(" (best known %g)", known);
         if (!verified)
             printf(", fails the exact check: %s", m.msg);
-        if (have_target && !implicit)
-            printf(", target %g %s", target, reached ? "reached" : "NOT reached");
-        else if (implicit && isfinite(target))
-            printf(", verified object scoring %g %s", target,
-                   reached ? "found" : "NOT found");
         else if (implicit)
-            printf(", %s", reached ? "passes the exact check"
-                                   : "no object passing the exact check found");
+            printf(", passes the exact check");
+        if (have_target && isfinite(target) && (verified || !implicit))
+            printf(", target %g %s", target, reached ? "reached" : "NOT reached");
         printf("%s\n", out.interrupted ? " (interrupted)" : "");
         printf("  %.2f s, %ld %s, %ld objects %s (%.3g/s), seed %llu, "
                "method %s\n", out.seconds, out.rounds, out.rounds_name,
