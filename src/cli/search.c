@@ -64,7 +64,6 @@ static void search_help(FILE *f)
         "                      random (a new random cycle every round); under\n"
         "                      mpirun the islands of all ranks form one topology\n"
         "  --checkpoint FILE   save the search state to FILE between rounds\n"
-        "                      (program and local)\n"
         "  --checkpoint-every SECONDS  how often (default 60; also at the end)\n"
         "  --resume FILE       continue the run saved in FILE (same problem and\n"
         "                      options; budgets count what was already spent)\n"
