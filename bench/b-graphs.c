@@ -43,16 +43,17 @@ static void run(const char *name, int n, double target)
         t[s] = r.reached ? r.seconds_to_target : 1e300;
         ok += r.reached;
         printf("  %s n=%d seed %d: %s in %.2f s (best %.6f, %ld gens, %ld "
-               "evals)\n", name, n, s + 1, r.reached ? "found" : "NOT found",
+               "evals)\n",
+               name, n, s + 1, r.reached ? "found" : "NOT found",
                r.reached ? r.seconds_to_target : r.seconds, r.best_score,
                r.gens, r.evals);
         kp_cem_result_clear(&r);
     }
     qsort(t, 5, sizeof t[0], cmp_d);
     printf("%s n=%d: %d/5 found, median %.2f s, worst %s%.2f s (%d threads, "
-           "budget %.0f s)\n", name, n, ok, t[2] < 1e300 ? t[2] : budget,
-           t[4] < 1e300 ? "" : "> ", t[4] < 1e300 ? t[4] : budget, threads,
-           budget);
+           "budget %.0f s)\n",
+           name, n, ok, t[2] < 1e300 ? t[2] : budget, t[4] < 1e300 ? "" : "> ",
+           t[4] < 1e300 ? t[4] : budget, threads, budget);
 }
 
 int main(void)

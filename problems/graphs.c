@@ -163,14 +163,18 @@ static int read_edges(uint8_t *x, kp_graph_t *g, int n, const json_t *root,
         json_int_t u = json_integer_value(json_array_get(e, 0));
         json_int_t v = json_integer_value(json_array_get(e, 1));
         if (u < 0 || v < 0 || u >= n || v >= n)
-            return bad(m, where, "edge %zu [%lld,%lld] has a vertex outside "
-                       "0..%d", k, (long long)u, (long long)v, n - 1);
+            return bad(m, where,
+                       "edge %zu [%lld,%lld] has a vertex outside "
+                       "0..%d",
+                       k, (long long)u, (long long)v, n - 1);
         if (u == v)
             return bad(m, where, "edge %zu [%lld,%lld] is a self-loop", k,
                        (long long)u, (long long)v);
         if (kp_graph_edge(g, (int)u, (int)v))
-            return bad(m, where, "edge %zu [%lld,%lld] repeats an earlier "
-                       "edge", k, (long long)u, (long long)v);
+            return bad(m, where,
+                       "edge %zu [%lld,%lld] repeats an earlier "
+                       "edge",
+                       k, (long long)u, (long long)v);
         kp_graph_set(g, (int)u, (int)v, 1);
         x[kp_edge_index((int)u, (int)v, n)] = 1;
     }
@@ -197,8 +201,7 @@ static int wagner_cmp(const kp_graph_t *g, int mu)
     return kp_graph_lambda1_cmp(g, 1 - mu, g->n - 1);
 }
 
-static int wagner_verify(const uint8_t *x, int n, void *ws,
-                         kp_problem_msg_t *m)
+static int wagner_verify(const uint8_t *x, int n, void *ws, kp_problem_msg_t *m)
 {
     kp_graph_t g = ws_graph(x, n, ws);
     if (!kp_graph_connected(&g))
@@ -211,9 +214,10 @@ static int wagner_verify(const uint8_t *x, int n, void *ws,
         return KP_PROBLEM_OK;
     if (c == KP_GRAPH_UNKNOWN)
         return refuted(m, "lambda_1 + mu vs sqrt(%d) + 1 not decided", n - 1);
-    return refuted(m, "lambda_1 + mu %s sqrt(%d) + 1 (mu = %d): not a "
-                   "counterexample", c == KP_GRAPH_EQUAL ? "=" : ">", n - 1,
-                   mu);
+    return refuted(m,
+                   "lambda_1 + mu %s sqrt(%d) + 1 (mu = %d): not a "
+                   "counterexample",
+                   c == KP_GRAPH_EQUAL ? "=" : ">", n - 1, mu);
 }
 
 static double wagner_known_best(int n)
@@ -268,10 +272,10 @@ static int wagner_cert_write(json_t *root, const uint8_t *x, int n)
     char *q = fmpq_get_str(NULL, 10, b);
     json_object_set_new(root, "cw_bound", json_string(q));
     flint_free(q);
-    json_object_set_new(root, "cw_proves",
-                        json_boolean(kp_graph_connected(&g) &&
-                                     kp_graph_fmpq_cmp_sqrt(
-                                         b, 1 - mu, n - 1) < 0));
+    json_object_set_new(
+        root, "cw_proves",
+        json_boolean(kp_graph_connected(&g) &&
+                     kp_graph_fmpq_cmp_sqrt(b, 1 - mu, n - 1) < 0));
     rc = KP_PROBLEM_OK;
 done:
     free(mate);
@@ -456,15 +460,18 @@ static int wagner_check_extras(const kp_graph_t *g, const json_t *root,
     if (jv) {
         wagner_value_ctx_t c = {g, mu};
         if (!json_is_string(jv))
-            return bad(m, "value", "\"value\" must be a string (a decimal "
+            return bad(m, "value",
+                       "\"value\" must be a string (a decimal "
                        "number)");
         if (!value_matches(json_string_value(jv), wagner_value, &c)) {
             arb_t v;
             arb_init(v);
             wagner_value(v, &c, 128);
             char *vs = arb_get_str(v, 20, ARB_STR_NO_RADIUS);
-            int rc = bad(m, "value", "\"value\" is not lambda_1 + mu = "
-                         "%s... to the digits given", vs);
+            int rc = bad(m, "value",
+                         "\"value\" is not lambda_1 + mu = "
+                         "%s... to the digits given",
+                         vs);
             flint_free(vs);
             arb_clear(v);
             return rc;
@@ -493,12 +500,13 @@ static int wagner_check_extras(const kp_graph_t *g, const json_t *root,
                     (long)json_integer_value(json_array_get(e, 1));
             }
         }
-        ok = ok && kp_graph_is_matching(g, pairs, (long)k) &&
-             (long)k == mu;
+        ok = ok && kp_graph_is_matching(g, pairs, (long)k) && (long)k == mu;
         free(pairs);
         if (!ok)
-            return bad(m, "matching", "\"matching\" is not a matching of %d "
-                       "edges of the graph", mu);
+            return bad(m, "matching",
+                       "\"matching\" is not a matching of %d "
+                       "edges of the graph",
+                       mu);
     }
     json_t *ts = json_object_get(root, "tutte_berge_set");
     if (ts) {
@@ -514,8 +522,10 @@ static int wagner_check_extras(const kp_graph_t *g, const json_t *root,
         ok = ok && kp_graph_tutte_berge_bound(g, ins) == mu;
         free(ins);
         if (!ok)
-            return bad(m, "tutte_berge_set", "\"tutte_berge_set\" does not "
-                       "bound the matching number by %d", mu);
+            return bad(m, "tutte_berge_set",
+                       "\"tutte_berge_set\" does not "
+                       "bound the matching number by %d",
+                       mu);
     }
     json_t *xv = json_object_get(root, "cw_vector");
     jb = json_object_get(root, "cw_bound");
@@ -601,16 +611,18 @@ static void ramsey_score(kp_score_t *s, const uint8_t *x, int n, void *ws,
     s->den = 1;
 }
 
-static int ramsey_verify(const uint8_t *x, int n, void *ws,
-                         kp_problem_msg_t *m, int cs, int ct)
+static int ramsey_verify(const uint8_t *x, int n, void *ws, kp_problem_msg_t *m,
+                         int cs, int ct)
 {
     kp_graph_t g = ws_graph(x, n, ws);
     long a = kp_graph_count_cliques(&g, cs, 0);
     long b = kp_graph_count_cliques(&g, ct, 1);
     if (a == 0 && b == 0)
         return KP_PROBLEM_OK;
-    return refuted(m, "the graph has %ld cliques of size %d and %ld "
-                   "independent sets of size %d", a, cs, b, ct);
+    return refuted(m,
+                   "the graph has %ld cliques of size %d and %ld "
+                   "independent sets of size %d",
+                   a, cs, b, ct);
 }
 
 static int ramsey_cert_write(json_t *root, const uint8_t *x, int n, int cs,
@@ -650,17 +662,25 @@ static int ramsey_cert_read(uint8_t *x, int n, const json_t *root,
         char want[32];
         snprintf(want, sizeof want, "%ld", na + nb);
         if (c && (!json_is_integer(c) || json_integer_value(c) != na))
-            rc = bad(m, "cliques", "\"cliques\" is not the number %ld of "
-                     "%d-cliques", na, cs);
+            rc = bad(m, "cliques",
+                     "\"cliques\" is not the number %ld of "
+                     "%d-cliques",
+                     na, cs);
         else if (i && (!json_is_integer(i) || json_integer_value(i) != nb))
-            rc = bad(m, "independent_sets", "\"independent_sets\" is not the "
-                     "number %ld of independent %d-sets", nb, ct);
-        else if (v && !(json_is_string(v) &&
-                        same_text(json_string_value(v), want)) &&
+            rc = bad(m, "independent_sets",
+                     "\"independent_sets\" is not the "
+                     "number %ld of independent %d-sets",
+                     nb, ct);
+        else if (v &&
+                 !(json_is_string(v) &&
+                   same_text(json_string_value(v), want)) &&
                  !(json_is_integer(v) && json_integer_value(v) == na + nb))
-            rc = bad(m, "value", "\"value\" is not the number %ld of "
-                     "%d-cliques and independent %d-sets", na + nb, cs, ct);
-        else if (b && !(json_is_string(b) && same_text(json_string_value(b), "0")) &&
+            rc = bad(m, "value",
+                     "\"value\" is not the number %ld of "
+                     "%d-cliques and independent %d-sets",
+                     na + nb, cs, ct);
+        else if (b &&
+                 !(json_is_string(b) && same_text(json_string_value(b), "0")) &&
                  !(json_is_integer(b) && json_integer_value(b) == 0))
             rc = bad(m, "bound", "\"bound\" must be \"0\"");
     }

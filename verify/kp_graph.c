@@ -362,8 +362,7 @@ int kp_graph_matching(const kp_graph_t *g, int *mate)
     return size;
 }
 
-int kp_graph_tutte_berge_bound(const kp_graph_t *g,
-                               const unsigned char *in_s)
+int kp_graph_tutte_berge_bound(const kp_graph_t *g, const unsigned char *in_s)
 {
     int n = g->n, s = 0, odd = 0;
     int *buf = malloc(sizeof(int) * 3 * (size_t)(n > 0 ? n : 1));
@@ -799,12 +798,13 @@ static int sturm_below(const double *d, const double *e2, int n, double x,
    cubically when it is simple; it runs inside a Sturm bracket [lo, hi],
    with a bisection step whenever its steps stop shrinking fast (a
    multiple or close pair of top eigenvalues, where it is only linear). */
-static double tridiag_top(const double *d, const double *e2, int n,
-                          double lo, double hi)
+static double tridiag_top(const double *d, const double *e2, int n, double lo,
+                          double hi)
 {
     double glo = HUGE_VAL, ghi = -HUGE_VAL; /* Gershgorin */
     for (int i = 0; i < n; i++) {
-        double r = (i > 0 ? sqrt(e2[i - 1]) : 0) + (i + 1 < n ? sqrt(e2[i]) : 0);
+        double r =
+            (i > 0 ? sqrt(e2[i - 1]) : 0) + (i + 1 < n ? sqrt(e2[i]) : 0);
         glo = fmin(glo, d[i] - r);
         ghi = fmax(ghi, d[i] + r);
     }
@@ -857,10 +857,12 @@ static double lambda1_tridiag(const kp_graph_t *g)
     /* Bounds from the degrees: sqrt(max degree) (a star subgraph) and the
        average degree 2m/n from below, max over edges of sqrt(d_i d_j)
        from above. */
-    int deg_stack[FAST_N], *deg = n <= FAST_N ? deg_stack : malloc(sizeof(int) * (size_t)n);
+    int deg_stack[FAST_N],
+        *deg = n <= FAST_N ? deg_stack : malloc(sizeof(int) * (size_t)n);
     double stack[FAST_N * FAST_N + 4 * FAST_N];
-    double *buf = n <= FAST_N ? stack
-                              : malloc(sizeof(double) * ((size_t)n * n + 4 * (size_t)n));
+    double *buf =
+        n <= FAST_N ? stack
+                    : malloc(sizeof(double) * ((size_t)n * n + 4 * (size_t)n));
     double top = NAN;
     if (!buf || !deg)
         goto done;
@@ -956,8 +958,8 @@ double kp_graph_lambda1_d(const kp_graph_t *g, double *vec)
 
 /* ---- Certificates ----------------------------------------------------- */
 
-int kp_graph_cw_bound(fmpz *x, fmpq_t b, const kp_graph_t *g,
-                      int scale_bits, kp_error_t *err)
+int kp_graph_cw_bound(fmpz *x, fmpq_t b, const kp_graph_t *g, int scale_bits,
+                      kp_error_t *err)
 {
     int n = g->n;
     if (n < 1)

@@ -6,8 +6,8 @@
 
 #include <acb.h>
 
-#include "kp_graph.h"
 #include "../kp_test.h"
+#include "kp_graph.h"
 
 static void mk(kp_graph_t *g, int n)
 {
@@ -423,8 +423,7 @@ Test(graph, lambda1_double_vs_exact)
         double got = kp_graph_lambda1_d(&g, NULL);
         cr_assert(fabs(got - want) <= 1e-10 * fmax(1, want),
                   "seed %llu iter %ld n %d copies %d: %.17g vs %.17g",
-                  (unsigned long long)kp_test_seed(), it, n, copies, got,
-                  want);
+                  (unsigned long long)kp_test_seed(), it, n, copies, got, want);
         kp_graph_clear(&g);
     }
     arb_clear(lam);

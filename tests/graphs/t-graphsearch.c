@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kp_test.h"
 #include "kp_cem.h"
 #include "kp_graph.h"
 #include "kp_problems.h"
-#include "../kp_test.h"
 
 /* Wagner's double broom on 19 vertices: bridge 0 joined to centres 1 and
    2, each with 8 leaves; lambda_1 = sqrt(10), mu = 2. */
@@ -104,8 +104,13 @@ Test(graphsearch, wagner21_certificate_roundtrip)
     json_decref(bad);
     /* "value" is lambda_1 + mu = sqrt(10) + 2 = 5.16227766016837...:
        rounded to nearest or down to the digits shown, or a ball. */
-    const char *good_v[] = {"5.16227766016837933199889354443", "5.1622776602",
-                            "5.1622776601", "5.2", "5.1", "5", "51.6e-1",
+    const char *good_v[] = {"5.16227766016837933199889354443",
+                            "5.1622776602",
+                            "5.1622776601",
+                            "5.2",
+                            "5.1",
+                            "5",
+                            "51.6e-1",
                             "[5.1622 +/- 1e-4]"};
     for (int i = 0; i < 8; i++) {
         bad = json_deep_copy(root);
@@ -114,8 +119,9 @@ Test(graphsearch, wagner21_certificate_roundtrip)
                      good_v[i], m.msg);
         json_decref(bad);
     }
-    const char *bad_v[] = {"5.1622776603", "5.17", "6", "-5.16", "", "?",
-                           "[5.1622 +/- 1e-6]", "5.16.2", "1e99999"};
+    const char *bad_v[] = {
+        "5.1622776603",      "5.17",   "6",      "-5.16", "", "?",
+        "[5.1622 +/- 1e-6]", "5.16.2", "1e99999"};
     for (int i = 0; i < 9; i++) {
         bad = json_deep_copy(root);
         json_object_set_new(bad, "value", json_string(bad_v[i]));
@@ -145,7 +151,7 @@ Test(graphsearch, wagner21_certificate_roundtrip)
     cr_assert_eq(p->cert_read(y, n, bad, &m), KP_PROBLEM_BAD);
     json_decref(bad);
     const char *edges[] = {"[[0,1],[1,0]]", "[[0,19]]", "[[3,3]]",
-                           "[[0,-1]]", "[[0]]", "{}"};
+                           "[[0,-1]]",      "[[0]]",    "{}"};
     for (int i = 0; i < 6; i++) {
         bad = json_object();
         json_object_set_new(bad, "edges", json_loads(edges[i], 0, NULL));
@@ -306,10 +312,10 @@ Test(graphsearch, tabu_merges_escape_triple_star)
 {
     const kp_problem_t *p = kp_problem_builtin("wagner21");
     int n = 19;
-    static const int e[18][2] = {
-        {0, 8}, {0, 11}, {0, 12}, {0, 13}, {0, 14}, {0, 17},
-        {1, 2}, {1, 3}, {1, 7}, {1, 10}, {1, 14}, {1, 18},
-        {2, 15}, {4, 15}, {5, 15}, {6, 15}, {9, 15}, {15, 16}};
+    static const int e[18][2] = {{0, 8},  {0, 11}, {0, 12}, {0, 13}, {0, 14},
+                                 {0, 17}, {1, 2},  {1, 3},  {1, 7},  {1, 10},
+                                 {1, 14}, {1, 18}, {2, 15}, {4, 15}, {5, 15},
+                                 {6, 15}, {9, 15}, {15, 16}};
     uint8_t x[171];
     memset(x, 0, sizeof x);
     for (int i = 0; i < 18; i++)
