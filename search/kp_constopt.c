@@ -40,6 +40,7 @@ void kp_constopt_params_default(kp_constopt_params_t *p)
     p->max_cands = 4;
     p->screen = 8;
     p->snap_aic = 0;
+    p->snap_loose = 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -788,6 +789,9 @@ int kp_constopt_snap_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
                 Lt = kp_eval_mse_rows(&trial, cols, y, q.w, idx, n);
             }
             double lim = thr;
+            if (q.snap_loose > 0)
+                lim = fmax(lim, L0 * q.snap_loose +
+                                    KP_CONSTOPT_SNAP_ATOL * ymean2);
             if (q.snap_aic && n > 0) {
                 int k = kp_expr_nfree(&cur) - kp_expr_nfree(&trial) + removed;
                 double aic = L0 * exp(2.0 * k / (double)n)
@@ -804,6 +808,9 @@ int kp_constopt_snap_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
                 if (q.snap_aic && n > 0)
                     thr = fmax(thr, L0 * exp(2.0 * removed / (double)n)
                                         + KP_CONSTOPT_SNAP_ATOL * ymean2);
+                if (q.snap_loose > 0)
+                    thr = fmax(thr, L0 * q.snap_loose +
+                                        KP_CONSTOPT_SNAP_ATOL * ymean2);
                 accepted = 1;
             }
         }

@@ -82,6 +82,9 @@ typedef struct {
                           n log(L_snap / L) <= 2 per constant removed (the
                           snapped formula has fewer parameters; on noisy or
                           rounded data its loss cannot match a fit's) */
+    double snap_loose; /* snap: > 0 also accepts a loss up to snap_loose
+                          times the input loss (for proposing exact forms
+                          to a verifier, which decides; 0: off) */
     int screen;        /* restart points drawn per restart; LM starts from
                           the one with the lowest loss (0 or 1: no screen) */
 } kp_constopt_params_t;

@@ -29,6 +29,7 @@
 #include "kp_mpi.h"
 #include "kp_policy.h"
 #include "kp_propose.h"
+#include "kp_units.h"
 
 #define SR_CACHE_BITS 14
 #define SR_CACHE_FREE 8 /* free constants a cache entry can hold */
@@ -65,6 +66,8 @@ typedef struct {
     kp_constopt_params_t co_new; /* for fresh expressions (policy samples,
                                    random individuals): constants start at
                                    1.0, so LM gets random restarts */
+    const kp_dim_t *unit_vars;   /* dimensions of the inputs, or NULL */
+    const kp_dim_t *unit_target;
 } sr_fitness_t;
 
 static double now_seconds(void)
@@ -148,6 +151,11 @@ static void score(kp_indiv_t *ind, const sr_fitness_t *f, int fresh,
 {
     ind->hash = kp_expr_hash(&ind->e);
     ind->complexity = kp_grammar_complexity(f->g, &ind->e);
+    if (f->unit_vars != NULL &&
+        !kp_units_consistent(&ind->e, f->unit_vars, f->unit_target)) {
+        ind->loss = INFINITY; /* pruned: not worth a constant fit */
+        return;
+    }
     sr_cache_entry_t *ce = NULL;
     if (cache != NULL) {
         ce = &cache[ind->hash & ((1u << SR_CACHE_BITS) - 1)];
@@ -634,10 +642,23 @@ static int try_exact(kp_sr_result_t *r, const kp_grammar_t *g,
         kp_constopt_params_t sp;
         kp_constopt_params_default(&sp);
         sp.snap_aic = 1;
+        kp_expr_t loose = cand;
+        double lmse = mse;
         kp_constopt_snap(&cand, cols, y, NULL, nrows, 1e-6, &sp, &mse, NULL);
         if (p->is_exact(&cand, p->is_exact_ctx)) {
             kp_pareto_insert(&r->archive, &cand,
                              kp_grammar_complexity(g, &cand), mse / var_all);
+            return 1;
+        }
+        /* Rounded data can make a fitted constant beat its exact value by
+           more than any information criterion forgives; the verifier,
+           not the loss, has the last word on exactness. */
+        sp.snap_loose = 1e4;
+        kp_constopt_snap(&loose, cols, y, NULL, nrows, 1e-6, &sp, &lmse, NULL);
+        if (!kp_expr_equal(&loose, &cand) &&
+            p->is_exact(&loose, p->is_exact_ctx)) {
+            kp_pareto_insert(&r->archive, &loose,
+                             kp_grammar_complexity(g, &loose), lmse / var_all);
             return 1;
         }
     }
@@ -1013,7 +1034,8 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
         return rc;
     }
     double var_all = variance(y, NULL, nrows);
-    sr_fitness_t f = {g, cols, y, NULL, nrows, var_all, {0}, {0}};
+    sr_fitness_t f = {g,  cols, y, NULL, nrows, var_all, {0}, {0},
+                      p->unit_vars, p->unit_target};
     kp_constopt_params_default(&f.co_new);
     f.co = f.co_new;
     f.co.restarts = 0;

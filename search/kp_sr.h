@@ -80,6 +80,7 @@
 #include "kp_grammar.h"
 #include "kp_mpi.h"
 #include "kp_pareto.h"
+#include "kp_units.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -121,6 +122,11 @@ typedef struct {
     double exact_loss;     /* normalised MSE below which is_exact is asked */
     int propose;           /* seed round 0 with kp_propose's sparse
                               polynomial and rational fits (default 1) */
+    /* Dimensions of the inputs (nvars entries) and of the target, or NULL:
+       dimensionally inconsistent formulas (kp_units_consistent) get an
+       infinite loss without a constant fit. */
+    const kp_dim_t *unit_vars;
+    const kp_dim_t *unit_target;
     volatile sig_atomic_t *stop; /* polled between rounds; may be NULL */
     /* Asked about a candidate whose loss is below exact_loss, after its
        constants were snapped to exact forms; returns 1 when the formula is

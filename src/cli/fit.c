@@ -21,6 +21,7 @@
 #include "kp_grammar.h"
 #include "kp_lean.h"
 #include "kp_sr.h"
+#include "kp_units.h"
 #include "kp_mpi.h"
 #include "kp_verify.h"
 
@@ -38,6 +39,11 @@ static void fit_help(FILE *f)
         "  --csv OUT.csv       write the Pareto front as CSV\n"
         "  --plot OUT.svg      draw the Pareto front and predicted vs observed\n"
         "  --lean OUT.lean     prove the best formula's fit in Lean 4 (docs/lean.md)\n"
+        "  --units LIST        units of the columns in order, comma-separated\n"
+        "                      (e.g. m,s,kg,m/s^2; 1: dimensionless): only\n"
+        "                      dimensionally consistent formulas are kept\n"
+        "  --propose on|off    seed the search with sparse polynomial and\n"
+        "                      rational least-squares fits (default on)\n"
         "  --force             overwrite existing output files\n"
         "  --time SECONDS      wall-clock budget (default 60)\n"
         "  --max-evals N       stop after about N formula evaluations\n"
@@ -64,7 +70,7 @@ static void fit_help(FILE *f)
 }
 
 typedef struct {
-    const char *data, *target, *grammar, *json, *csv, *plot, *lean;
+    const char *data, *target, *grammar, *json, *csv, *plot, *lean, *units;
     const char *checkpoint, *resume;
     int force, quiet;
     kp_sr_params_t sr;
@@ -79,6 +85,8 @@ static int parse_fit_args(fit_opts_t *o, int argc, char **argv)
         {"csv", required_argument, NULL, 'c'},
         {"plot", required_argument, NULL, 'p'},
         {"lean", required_argument, NULL, 'L'},
+        {"units", required_argument, NULL, 'U'},
+        {"propose", required_argument, NULL, 'O'},
         {"force", no_argument, NULL, 'f'},
         {"time", required_argument, NULL, 'T'},
         {"max-evals", required_argument, NULL, 'E'},
@@ -113,6 +121,14 @@ static int parse_fit_args(fit_opts_t *o, int argc, char **argv)
         case 'c': o->csv = optarg; break;
         case 'p': o->plot = optarg; break;
         case 'L': o->lean = optarg; break;
+        case 'U': o->units = optarg; break;
+        case 'O':
+            if (!strcmp(optarg, "on") || !strcmp(optarg, "off")) {
+                o->sr.propose = !strcmp(optarg, "on");
+                break;
+            }
+            kp_cli_usage_error("fit", "--propose must be on or off, got '%s'", optarg);
+            return -1;
         case 'f': o->force = 1; break;
         case 'q': o->quiet = 1; break;
         case 'T':
@@ -331,12 +347,34 @@ static int fit_main(int argc, char **argv)
     }
     fit_problem_t fp;
     fit_problem_from_data(&fp, &d, target);
+    kp_units_t units;
+    kp_units_init(&units);
+    kp_dim_t *uvars = NULL;
+    if (o.units != NULL) {
+        if (kp_units_parse_list(&units, o.units, d.ncols, "--units", &err) !=
+                KP_OK ||
+            (uvars = malloc(sizeof *uvars * (size_t)fp.nvars)) == NULL) {
+            if (err.code == KP_OK)
+                kp_error_set(&err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+            kp_units_clear(&units);
+            fit_problem_clear(&fp);
+            kp_data_clear(&d);
+            return kp_cli_report(&err);
+        }
+        for (int j = 0, k = 0; j < d.ncols; j++)
+            if (j != target)
+                uvars[k++] = units.dim[j];
+        o.sr.unit_vars = uvars;
+        o.sr.unit_target = &units.dim[target];
+    }
 
     kp_grammar_t g;
     kp_grammar_init(&g);
     if (kp_grammar_load(&g, o.grammar, &err) != KP_OK ||
         kp_grammar_bind(&g, fp.nvars, fp.names, &err) != KP_OK) {
         kp_grammar_clear(&g);
+        free(uvars);
+        kp_units_clear(&units);
         fit_problem_clear(&fp);
         kp_data_clear(&d);
         return kp_cli_report(&err);
@@ -391,6 +429,8 @@ static int fit_main(int argc, char **argv)
     }
     kp_sr_result_clear(&res);
     kp_grammar_clear(&g);
+    free(uvars);
+    kp_units_clear(&units);
     fit_problem_clear(&fp);
     kp_data_clear(&d);
     return status;

@@ -134,16 +134,31 @@ void fit_report_build(fit_report_t *rep, const kp_sr_result_t *res,
         kp_constopt_params_t sp;
         kp_constopt_params_default(&sp);
         sp.snap_aic = 1; /* exact constants win when the data cannot tell */
+        kp_expr_t loose = e;
+        double lmse = mse;
         kp_constopt_snap(&e, cols, y, NULL, n, 1e-6, &sp, &mse, NULL);
         kp_expr_simplify(&e);
         fit_entry_t fe;
         fe.e = e;
-        fe.complexity = kp_grammar_complexity(g, &e);
-        if (fe.complexity > maxc)
-            fe.complexity = maxc;
         if (kp_verify_fit(&fe.v, &e, &fp->vd, sr->threads, NULL) != KP_OK ||
             !isfinite(fe.v.mse))
             continue;
+        if (!fe.v.exact && kp_expr_nfree(&loose) > 0) {
+            /* As in the search: a snap the loss would refuse stands if
+               the verifier proves the snapped formula exact. */
+            kp_verify_result_t lv;
+            sp.snap_loose = 1e4;
+            kp_constopt_snap(&loose, cols, y, NULL, n, 1e-6, &sp, &lmse, NULL);
+            kp_expr_simplify(&loose);
+            if (kp_verify_fit(&lv, &loose, &fp->vd, sr->threads, NULL) ==
+                    KP_OK && lv.exact) {
+                fe.e = e = loose;
+                fe.v = lv;
+            }
+        }
+        fe.complexity = kp_grammar_complexity(g, &e);
+        if (fe.complexity > maxc)
+            fe.complexity = maxc;
         /* Exact beats any loss: rank exact formulas at loss 0. */
         if (kp_pareto_insert(&final, &e, fe.complexity,
                              fe.v.exact ? 0.0 : fe.v.mse))

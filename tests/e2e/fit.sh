@@ -74,4 +74,17 @@ expect_status 2 "missing data" "$KEPLER" fit
 expect_status 2 "absent file" "$KEPLER" fit "$T/absent.csv"
 expect_err_line 'absent.csv' "absent file named"
 
+# Units: a consistent law is found; a bad list is refused with its column.
+awk 'BEGIN { print "x,t,m,F"; for (i = 1; i <= 40; i++) {
+    x = i / 8; t = 1 + (i * 7 % 11) / 4; m = 1 + (i * 5 % 13) / 5
+    printf "%.3f,%.2f,%.1f,%.10g\n", x, t, m, 2 * m * x / (t * t) } }' >"$T/u.csv"
+expect_status 0 "fit with units" "$KEPLER" fit "$T/u.csv" --units m,s,kg,N \
+    --time 60 --seed 3 --json "$T/u.json" --quiet
+grep -A8 '"best"' "$T/u.json" | grep -q '"exact": true' && ok || bad "units: best not exact"
+expect_status 2 "too few units" "$KEPLER" fit "$T/u.csv" --units m,s,kg --quiet
+expect_err_line -- '--units:1:7: ' "too few units located"
+expect_status 2 "bad unit" "$KEPLER" fit "$T/u.csv" --units 'm,s^x,kg,N' --quiet
+expect_err_line -- '--units:1:5: ' "bad exponent located"
+expect_status 2 "bad --propose" "$KEPLER" fit "$T/u.csv" --propose maybe --quiet
+
 finish
