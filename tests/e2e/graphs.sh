@@ -90,6 +90,11 @@ expect_status 1 "n=12 threads 2" "$KEPLER" search wagner21 --n 12 --rounds 3 \
     --seed 7 --threads 2 --out "$T/t2.json" --quiet
 cmp -s "$T/t1.json" "$T/t2.json" && ok || bad "threads 1 and 2 differ"
 expect_status 1 "best without counterexample is refuted" "$KEPLER" verify "$T/t1.json"
+expect_status 0 "n=19 threads 1" "$KEPLER" search wagner21 --n 19 --rounds 20 \
+    --seed 4 --population 32 --threads 1 --out "$T/f1.json" --quiet
+expect_status 0 "n=19 threads 2" "$KEPLER" search wagner21 --n 19 --rounds 20 \
+    --seed 4 --population 32 --threads 2 --out "$T/f2.json" --quiet
+cmp -s "$T/f1.json" "$T/f2.json" && ok || bad "found counterexamples differ across threads"
 expect_status 1 "n=12 max-evals" "$KEPLER" search wagner21 --n 12 --max-evals 1000 --quiet
 expect_status 0 "explicit target" "$KEPLER" search wagner21 --n 19 --rounds 20 \
     --target 0.05 --quiet
@@ -106,6 +111,14 @@ rc=$?
 [ "$rc" = 0 ] && ok || bad "SIGINT exit $rc, wanted 0"
 [ -s "$T/int.json" ] && ok || bad "SIGINT wrote no certificate"
 expect_status 1 "interrupted best is a refuted non-counterexample" "$KEPLER" verify "$T/int.json"
+"$KEPLER" search ramsey44 --n 18 --time 120 --out "$T/term.json" --quiet &
+pid=$!
+sleep 2
+kill -TERM $pid
+wait $pid
+rc=$?
+[ "$rc" = 0 ] && ok || bad "SIGTERM exit $rc, wanted 0"
+expect_status 1 "R(4,4) = 18: no witness on 18 vertices" "$KEPLER" verify "$T/term.json"
 
 # Ramsey witnesses: R(3,4) > 8 and R(4,4) > 17.
 expect_status 0 "search ramsey34" "$KEPLER" search ramsey34 --n 8 --rounds 20 \
