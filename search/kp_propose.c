@@ -116,8 +116,11 @@ static void enum_rec(pp_lib_t *L, int nvars, int v, int left, int laurent,
    monomials (at least degree 1). */
 static int lib_build(pp_lib_t *L, int nvars, int laurent, long cap)
 {
-    int D = 1;
-    while (D < PP_MAX_DEG && count_vectors(nvars, D + 1, laurent, cap) <= cap)
+    /* Laurent monomials of high degree are nearly collinear on positive
+       data (x^-3 y^3 against x^-2 y^2 ...), which ruins the fits, and laws
+       rarely need them. */
+    int D = 1, dmax = laurent ? 4 : PP_MAX_DEG;
+    while (D < dmax && count_vectors(nvars, D + 1, laurent, cap) <= cap)
         D++;
     long n = count_vectors(nvars, D, laurent, 1L << 40);
     L->n = 0;
@@ -490,6 +493,14 @@ static int ex_product(kp_expr_t *out, int *have, const int8_t *h, int nvars,
     return 0;
 }
 
+static int is_one(const int8_t *h, int nvars)
+{
+    for (int i = 0; i < nvars; i++)
+        if (h[i])
+            return 0;
+    return 1;
+}
+
 /* A coefficient as the expression will hold it: a free constant (signed
    value), or, when snapping, the exact |p/q| nearest to it with its sign
    kept apart (the grammar's literals are usually small positive integers,
@@ -611,7 +622,8 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
 {
     kp_expr_t pt[PP_MAX_TERMS], qt[PP_MAX_TERMS + 1], P, Q, r;
     int pn[PP_MAX_TERMS], qn[PP_MAX_TERMS + 1];
-    int np = 0, nq = 0, nv = x->nvars, nlg = 0;
+    int np = 0, nq = 0, nv = x->nvars, nlg = 0, have_scale = 0;
+    pp_coef_t scale = {0, 0, 1.0, 1, 1};
     const pp_lib_t *num = &x->num[c->lib];
     int8_t lg[64] = {0};
     if (c->pivot != x->den_one || c->pivot < 0) {
@@ -633,6 +645,14 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
             nlg++;
             continue;
         }
+        if (s < num->n && c->tr == T_LOG &&
+            is_one(num->h + (size_t)s * nv, nv)) {
+            /* exp(c + P) as C exp(P): C is what recognition can name
+               (1/sqrt(2 pi)), c = log C rarely is */
+            scale = coef_make(exp(c->coef[a]), snap);
+            have_scale = 1;
+            continue;
+        }
         if (s < num->n) {
             if (ex_term(&pt[np], &pn[np], &cf, num->h + (size_t)s * nv, nv,
                         use_pow))
@@ -649,12 +669,27 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
         ex_leaf_rational(&pt[0], 0, 1);
         pn[np++] = 0;
     }
-    if (ex_signed_sum(&P, pt, pn, np))
-        return -1;
     if (c->pivot == x->den_one && nq > 0) { /* Q = 1 + ... */
         ex_leaf_rational(&qt[nq], 1, 1);
         qn[nq++] = 0;
     }
+    /* Every numerator term subtracted: P/Q = (-P)/(-Q), and
+       exp(P) = 1/exp(-P), so that no unary minus is needed. */
+    int all_neg = 1, recip = 0;
+    for (int a = 0; a < np; a++)
+        all_neg &= pn[a];
+    if (all_neg && nq > 0) {
+        for (int a = 0; a < np; a++)
+            pn[a] = 0;
+        for (int a = 0; a < nq; a++)
+            qn[a] = !qn[a];
+    } else if (all_neg && c->tr == T_LOG) {
+        for (int a = 0; a < np; a++)
+            pn[a] = 0;
+        recip = 1;
+    }
+    if (ex_signed_sum(&P, pt, pn, np))
+        return -1;
     if (nq > 0) {
         if (ex_signed_sum(&Q, qt, qn, nq) || ex_cat(&r, KP_OP_DIV, &P, &Q))
             return -1;
@@ -690,11 +725,24 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
     default:
         if (ex_cat(&r, KP_OP_EXP, &r, NULL))
             return -1;
+        if (recip) {
+            ex_leaf_rational(&k, 1, 1);
+            if (ex_cat(&r, KP_OP_DIV, &k, &r))
+                return -1;
+        }
         break;
     }
     if (sign < 0 && c->tr != T_ID && c->tr != T_INV) {
         ex_leaf_rational(&k, -1, 1);
         if (ex_cat(&r, KP_OP_MUL, &k, &r))
+            return -1;
+    }
+    if (have_scale) {
+        kp_expr_t sc;
+        int sneg;
+        static const int8_t none[64] = {0};
+        if (ex_term(&sc, &sneg, &scale, none, nv, use_pow) || sneg ||
+            ex_cat(&r, KP_OP_MUL, &sc, &r))
             return -1;
     }
     if (nlg > 0) {
@@ -1190,7 +1238,7 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
     int ncols = (c.num[0].n > c.num[1].n ? c.num[0].n : c.num[1].n) +
                 (c.den.n > nvars ? c.den.n : nvars);
     int nth = prm->threads > 0 ? prm->threads : omp_get_max_threads();
-    int nback = njobs < 48 ? njobs : 48, fail = 0;
+    int nback = njobs < 48 ? njobs : 48, fail = 0, nprune = 0, prune[6];
 #pragma omp parallel num_threads(nth) reduction(| : fail)
     {
         const double **cp = malloc(sizeof(double *) * (size_t)ncols);
@@ -1229,6 +1277,25 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
             for (int i = 0; i < njobs; i++)
                 jorder[i] = i;
             qsort_r(jorder, (size_t)njobs, sizeof(int), cmp_job_crit, jbest);
+            /* The best few polynomial fits over the large library are
+               pruned from their full fit too, when it is small enough. */
+            nprune = 0;
+            for (int r = 0; r < njobs && nprune < 6; r++) {
+                pp_job_t j = job_decode(&c, jorder[r]);
+                if (j.lib == 1 && j.piv < 0 && isfinite(jbest[jorder[r]]) &&
+                    c.num[1].n + (j.tr == T_LOG ? nvars : 0) <= 100 &&
+                    (size_t)(c.num[1].n + nvars) * 2 <= c.rows)
+                    prune[nprune++] = jorder[r];
+            }
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int r = 0; r < nprune; r++) {
+            pp_job_t j = job_decode(&c, prune[r]);
+            const double *target;
+            int nc = job_columns(&c, &j, tg, cp, ex, tcol, &target);
+            if (!fail)
+                ols_prune(cand + (size_t)prune[r] * (size_t)K, K, cp, nc, ex,
+                          target, c.rows, work);
         }
         /* Backward elimination for the most promising jobs. */
 #pragma omp for schedule(dynamic, 1)
