@@ -1,59 +1,118 @@
 #!/bin/sh
-# scale.sh: scale-out benchmark of `kepler fit` on one fixed problem,
-#   y = x**3/2 - x*z + z**2/4 on 50 exact decimal rows,
-# stopped as soon as the verifier proves a formula exact. For each seed it
-# measures the time to solution with 1 rank x 1 thread, 1 rank x 2 threads
-# and (with an MPI build) 2 ranks x 1 thread under mpirun, and the bytes
-# rank 0 sends per second (ring migration + policy-data allgather).
-# Usage: bench/scale.sh [--seeds N] [--budget SECONDS]
-# Needs a build configured --with-mpi for the 2-rank column (else skipped).
+# scale.sh: scale-out benchmark: time to solution of one fixed problem
+# each for `kepler fit` and `kepler search`, with 1 rank x 1 thread,
+# 1 rank x 2 threads and 2 ranks x 1 thread (mpirun), over several seeds,
+# and the migration traffic rank 0 sends per second.
+#
+#   fit:    y = x*sin(z) + z**2/2 on 60 exact rows (12 significant
+#           digits), stopped as soon as the verifier proves a formula
+#           exact. 2 ranks is a different search (each rank has its own
+#           --islands islands and policy samples), so both the time and
+#           the rounds to solution may change.
+#   search: capset n = 6, stopped at a 112-cap (the maximum). With 8
+#           islands in all, "2 ranks x 4 islands" is bit for bit the run
+#           of "1 rank x 8 islands" (same rounds, same cap): its speed-up
+#           is pure parallel efficiency. "2 ranks x 8 islands" doubles the
+#           islands instead.
+#
+# For every run it prints kepler's own seconds, the rounds, whether it was
+# solved, the CPU seconds the run got (user + sys of all its processes: on
+# a shared machine this shows how much of the cores it really had) and the
+# bytes/s rank 0 sent; then per configuration the median time to solution
+# (unsolved runs count as the budget) and the speed-up over 1 x 1. The
+# load average is printed before and after: note it next to any figure.
+# Usage: bench/scale.sh [--seeds N] [--budget SECONDS] [--only fit|search]
+# Needs a build configured --with-mpi for the 2-rank rows (else skipped).
 KEPLER=${KEPLER:-$(dirname "$0")/../kepler}
-seeds=5; budget=60
+seeds=5; budget=60; only=
 while [ $# -gt 0 ]; do
     case $1 in
     --seeds) seeds=$2; shift 2 ;;
     --budget) budget=$2; shift 2 ;;
-    *) echo "usage: $0 [--seeds N] [--budget SECONDS]" >&2; exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "usage: $0 [--seeds N] [--budget SECONDS] [--only fit|search]" >&2; exit 2 ;;
     esac
 done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/scale.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-awk 'BEGIN { print "x,z,y"; for (i = 1; i <= 50; i++) {
-    x = i / 5; z = (i * 7 % 11) / 4
-    printf "%.2f,%.4f,%.6f\n", x, z, x * x * x / 2 - x * z + z * z / 4 } }' >"$dir/p.csv"
+awk 'BEGIN { print "x,z,y"; for (i = 1; i <= 60; i++) {
+    x = 0.5 + (i * 13 % 29) / 10; z = 0.3 + (i * 7 % 17) / 8
+    printf "%.4f,%.4f,%.12g\n", x, z, x * sin(z) + z * z / 2 } }' >"$dir/p.csv"
 mpi=no
 config=$(dirname "$KEPLER")/config.h
 grep -q '^#define KP_HAVE_MPI 1' "$config" 2>/dev/null && command -v mpirun >/dev/null && mpi=yes
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none \
+    OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 
+echo "kepler $("$KEPLER" --version 2>/dev/null | sed 's/^kepler //'), $(nproc) cores, $(uname -m)"
+echo "load before: $(uptime | sed 's/.*load average: //')"
 field() { sed -n "s/.*\"$1\": \\([-0-9.eE+a-z]*\\).*/\\1/p" "$2" | head -n 1; }
-# run LABEL CMD...: prints seconds, exact, evaluations/s of one run.
+# run KIND LABEL CMD...: one run; appends "KIND|LABEL|seconds|solved" to all.
 run() {
-    label=$1; shift
-    "$@" >/dev/null 2>"$dir/err"
-    s=$(field seconds "$dir/out.json"); ex=$(grep -A8 '"best"' "$dir/out.json" | field exact /dev/stdin)
-    eps=$(field evaluations_per_second "$dir/out.json")
+    kind=$1 label=$2; shift 2
+    rm -f "$dir/out.json"
+    rm -f "$dir/time"
+    if [ -x /usr/bin/time ]; then # Debian package time
+        /usr/bin/time -f '%U %S' -o "$dir/time" "$@" >"$dir/out" 2>"$dir/err"
+    else
+        "$@" >"$dir/out" 2>"$dir/err"
+    fi
+    cpu=$(awk '{ printf "%.1f", $1 + $2 }' "$dir/time" 2>/dev/null)
     bps=$(sed -n 's/.*(\([0-9]*\) bytes\/s).*/\1/p' "$dir/err")
-    printf '%-8s %-22s %8.2f %6s %10.0f %12s\n' "$seed" "$label" "$s" "$ex" "$eps" "${bps:--}"
-    echo "$label $s $ex" >>"$dir/all"
+    if [ "$kind" = fit ]; then
+        s=$(field seconds "$dir/out.json"); r=$(field rounds "$dir/out.json")
+        ex=$(grep -A8 '"best"' "$dir/out.json" | field exact /dev/stdin)
+        [ "$ex" = true ] && ok=yes || ok=no
+    else
+        s=$(sed -n 's/^  \([0-9.]*\) s, .*/\1/p' "$dir/out")
+        r=$(sed -n 's/.* \([0-9]*\) rounds,.*/\1/p' "$dir/out")
+        grep -q 'target 112 reached' "$dir/out" && ok=yes || ok=no
+    fi
+    [ -n "$s" ] || { s=$budget; ok=no; }
+    printf '%-6s %-4s %-28s %8.2f %6s %6s %6s %10s\n' "$kind" "$seed" "$label" \
+        "$s" "${r:--}" "$ok" "${cpu:--}" "${bps:--}"
+    [ "$ok" = yes ] || s=$budget
+    echo "$kind|$label|$s|$ok" >>"$dir/all"
 }
-printf '%-8s %-22s %8s %6s %10s %12s\n' seed config seconds exact evals/s "bytes/s r0"
+printf '%-6s %-4s %-28s %8s %6s %6s %6s %10s\n' "" seed config seconds rounds solved "cpu s" "bytes/s r0"
 seed=1
 while [ "$seed" -le "$seeds" ]; do
-    common="fit $dir/p.csv --time $budget --seed $seed --json $dir/out.json --force"
-    run "1 rank x 1 thread" "$KEPLER" $common --threads 1 --quiet
-    run "1 rank x 2 threads" "$KEPLER" $common --threads 2 --quiet
-    [ "$mpi" = yes ] && run "2 ranks x 1 thread" mpirun -np 2 --oversubscribe \
-        --allow-run-as-root "$KEPLER" $common --threads 1
+    if [ "$only" != search ]; then
+        f="fit $dir/p.csv --time $budget --seed $seed --json $dir/out.json --force"
+        run fit "1 rank x 1 thread" "$KEPLER" $f --threads 1 --quiet
+        run fit "1 rank x 2 threads" "$KEPLER" $f --threads 2 --quiet
+        [ "$mpi" = yes ] && run fit "2 ranks x 1 thread" mpirun -np 2 "$KEPLER" $f --threads 1
+        [ "$mpi" = yes ] && run fit "2 ranks x 1 thread, random" mpirun -np 2 "$KEPLER" $f \
+            --threads 1 --topology random
+    fi
+    if [ "$only" != fit ]; then
+        c="search capset --n 6 --target 112 --time $budget --seed $seed"
+        run search "1 rank x 1 thread, 8 isl" "$KEPLER" $c --threads 1 --islands 8
+        run search "1 rank x 2 threads, 8 isl" "$KEPLER" $c --threads 2 --islands 8
+        [ "$mpi" = yes ] && run search "2 ranks x 1 thread, 4+4 isl" mpirun -np 2 "$KEPLER" $c \
+            --threads 1 --islands 4
+        [ "$mpi" = yes ] && run search "2 ranks x 1 thread, 8+8 isl" mpirun -np 2 "$KEPLER" $c \
+            --threads 1 --islands 8
+    fi
     seed=$((seed + 1))
 done
 [ "$mpi" = yes ] || echo "(2-rank runs skipped: build with ./configure --with-mpi)"
-# Median time to solution per configuration (unsolved runs count as the
-# budget, so the median is a lower bound when half fail).
+echo "load after: $(uptime | sed 's/.*load average: //')"
 echo
-for label in "1 rank x 1 thread" "1 rank x 2 threads" "2 ranks x 1 thread"; do
-    grep "^$label " "$dir/all" >"$dir/one" 2>/dev/null || continue
-    [ -s "$dir/one" ] || continue
-    med=$(awk '{print $(NF-1)}' "$dir/one" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    solved=$(grep -c ' true$' "$dir/one")
-    printf 'median time to solution, %-20s %6.2f s (%d of %d solved)\n' "$label:" "$med" "$solved" "$(wc -l <"$dir/one")"
+# Median time to solution per configuration, and speed-up over 1 x 1.
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+for kind in fit search; do
+    grep -q "^$kind|" "$dir/all" 2>/dev/null || continue
+    base=
+    grep "^$kind|" "$dir/all" | cut -d'|' -f2 | awk '!seen[$0]++' >"$dir/labels"
+    while IFS= read -r label; do
+        grep -F "$kind|$label|" "$dir/all" >"$dir/one"
+        med=$(cut -d'|' -f3 "$dir/one" | median)
+        solved=$(grep -c '|yes$' "$dir/one")
+        [ -n "$base" ] || base=$med
+        printf '%-6s median time to solution, %-28s %7.2f s (%d of %d solved), speed-up %.2f\n' \
+            "$kind" "$label:" "$med" "$solved" "$(wc -l <"$dir/one")" \
+            "$(awk -v a="$base" -v b="$med" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+    done <"$dir/labels"
 done

@@ -57,8 +57,11 @@ void kp_topology_successors(int *succ, int G, int topology, uint64_t seed,
    an MPI launcher (mpirun/mpiexec/srun: OMPI_COMM_WORLD_SIZE, PMIX_RANK,
    PMI_RANK or PMI_SIZE is set) or KEPLER_MPI=1 is set, and MPI is not
    initialised yet; otherwise does nothing, so a plain `kepler` run never
-   starts an MPI runtime. Sets *owner to 1 when this call initialised MPI
-   (else 0). Returns the number of ranks (1 without MPI). */
+   starts an MPI runtime. Unless the environment says otherwise it asks
+   Open MPI to yield the core while a rank waits (mpi_yield_when_idle):
+   rounds are long next to message latencies. Sets *owner to 1 when this
+   call initialised MPI (else 0). Returns the number of ranks (1 without
+   MPI). */
 int kp_mpi_init(int *owner);
 /* Finalises MPI when owner is non-zero (the value kp_mpi_init gave). */
 void kp_mpi_finalize(int owner);
