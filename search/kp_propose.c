@@ -20,7 +20,7 @@
 #define PP_MAX_TERMS 16
 #define PP_MAX_DEG 6
 
-enum { T_ID, T_INV, T_SQ, T_INVSQ, T_SQRT, T_LOG, T_COUNT };
+enum { T_ID, T_INV, T_SQ, T_INVSQ, T_SQRT, T_LOG, T_EXP, T_COUNT };
 
 void kp_propose_params_default(kp_propose_params_t *p)
 {
@@ -223,7 +223,10 @@ static int transform(double *t, int tr, const double *v, size_t n, int *sign)
         case T_SQ: t[j] = a * a; break;
         case T_INVSQ: t[j] = 1.0 / (a * a); break;
         case T_SQRT: t[j] = sqrt(a); break;
-        default: t[j] = log(a); break;
+        case T_LOG: t[j] = log(a); break;
+        default: /* exp: y = log(P) */
+            t[j] = fabs(v[j]) <= 40 ? exp(v[j]) : NAN;
+            break;
         }
         if (!isfinite(t[j]))
             return 0;
@@ -722,6 +725,10 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
             return -1;
         }
         break;
+    case T_EXP:
+        if (ex_cat(&r, KP_OP_LOG, &r, NULL))
+            return -1;
+        break;
     default:
         if (ex_cat(&r, KP_OP_EXP, &r, NULL))
             return -1;
@@ -732,7 +739,7 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
         }
         break;
     }
-    if (sign < 0 && c->tr != T_ID && c->tr != T_INV) {
+    if (sign < 0 && c->tr != T_ID && c->tr != T_INV && c->tr != T_EXP) {
         ex_leaf_rational(&k, -1, 1);
         if (ex_cat(&r, KP_OP_MUL, &k, &r))
             return -1;
@@ -883,7 +890,7 @@ static int job_wanted(const pp_ctx_t *c, const pp_job_t *j, const int *okt)
     if (j->piv >= c->piv_limit || (j->lib == 1 && !c->rat_laurent))
         return 0;
     return j->tr == T_ID || j->tr == T_INV || j->tr == T_SQ ||
-           j->tr == T_INVSQ;
+           j->tr == T_INVSQ || j->tr == T_EXP;
 }
 
 /* Fits the rational jobs to the work budget (in multiply-adds of forward
@@ -899,7 +906,8 @@ static void plan_work(pp_ctx_t *c, const int *okt, int ntg, int K,
             continue;
         int tr = ti % T_COUNT;
         poly += K * rows * (n0 + n1);
-        if (tr == T_ID || tr == T_INV || tr == T_SQ || tr == T_INVSQ) {
+        if (tr == T_ID || tr == T_INV || tr == T_SQ || tr == T_INVSQ ||
+            tr == T_EXP) {
             rat0 += K * rows * (n0 + nd);
             rat1 += K * rows * (n1 + nd);
         }
