@@ -1,13 +1,17 @@
 /* b-capset.c: time to target of `kepler search capset` (construction
-   search, kp_csearch) over 5 seeds: n = 4 (target 20), n = 5 (45) and
-   n = 6 (112), with a wall-clock limit per run (60 s for n <= 5, 600 s for
-   n = 6 by default). Reports the median and worst time (a run that misses
-   the target counts as "> limit" and its best size is shown) and the
-   objects built per second.
+   search, kp_csearch, default options) over 5 seeds: n = 4 (target 20),
+   n = 5 (45) and n = 6 (112), with a wall-clock limit per run (60 s for
+   n <= 5, 600 s for n = 6 by default); then, for n = 7 and 8, the size
+   reached within a fixed budget (60 s by default) against the best known
+   236 and 512 (each run stops early if it reaches them). Reports the
+   median and worst time (a run that misses the target counts as "> limit"
+   and its best size is shown), the sizes reached, and the objects built
+   (or symmetric steps) per second.
 
-   Usage: bench/capset [max_n [limit_seconds [method]]]
-     max_n 4..6 (default 6); limit overrides every limit; method program
-     (default) or local. All threads are used. */
+   Usage: bench/capset [max_n [limit_seconds [method [budget_7_8]]]]
+     max_n 4..8 (default 8); limit overrides the limits for n <= 6; method
+     program (default), local or symmetric; budget_7_8 the seconds per run
+     for n = 7, 8 (default 60). All threads are used. */
 #include "config.h"
 
 #include <math.h>
@@ -52,21 +56,29 @@ static void cpu_name(char *buf, size_t size)
 
 int main(int argc, char **argv)
 {
-    int max_n = argc > 1 ? atoi(argv[1]) : 6;
+    int max_n = argc > 1 ? atoi(argv[1]) : 8;
     double limit_all = argc > 2 ? atof(argv[2]) : 0;
-    int method = argc > 3 && !strcmp(argv[3], "local") ? KP_CS_LOCAL
-                                                       : KP_CS_PROGRAM;
+    int method = KP_CS_PROGRAM;
+    const char *mname = argc > 3 ? argv[3] : "program";
+    if (!strcmp(mname, "local"))
+        method = KP_CS_LOCAL;
+    else if (!strcmp(mname, "symmetric"))
+        method = KP_CS_SYMMETRIC;
+    else
+        mname = "program";
+    double budget78 = argc > 4 ? atof(argv[4]) : 60;
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
-    printf("capset time to target, %d seeds, method %s\n", SEEDS,
-           method == KP_CS_LOCAL ? "local" : "program");
+    printf("capset time to target, %d seeds, method %s\n", SEEDS, mname);
     printf("cpu: %s, threads: %d\ncompiler: %s, flags: %s, commit: %s\n",
            cpu, omp_get_max_threads(), __VERSION__, KP_BENCH_CFLAGS,
            KP_COMMIT);
     const kp_problem_t *p = kp_problem_capset();
-    static const int target[7] = {0, 2, 4, 9, 20, 45, 112};
-    for (int n = 4; n <= max_n && n <= 6; n++) {
-        double limit = limit_all > 0 ? limit_all : (n <= 5 ? 60 : 600);
+    static const int target[9] = {0, 2, 4, 9, 20, 45, 112, 236, 512};
+    for (int n = 4; n <= max_n && n <= 8; n++) {
+        double limit = n >= 7 ? budget78
+                       : limit_all > 0 ? limit_all : (n <= 5 ? 60 : 600);
+        double sizes[SEEDS];
         kp_grammar_t g;
         kp_error_t err;
         kp_grammar_init(&g);
@@ -93,6 +105,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             t[s] = r.reached ? r.seconds : INFINITY;
+            sizes[s] = r.score.value;
             hit += r.reached;
             rate += r.evaluations / (r.seconds > 0 ? r.seconds : 1e-9);
             if (r.reached)
@@ -103,6 +116,9 @@ int main(int argc, char **argv)
             kp_cs_result_clear(&r);
         }
         qsort(t, SEEDS, sizeof t[0], cmp_double);
+        qsort(sizes, SEEDS, sizeof sizes[0], cmp_double);
+        printf("\n  sizes reached: min %g  median %g  max %g", sizes[0],
+               sizes[SEEDS / 2], sizes[SEEDS - 1]);
         printf("\n  reached %d/%d  median %s%.2f s  worst %s%.2f s  "
                "%.3g objects/s\n", hit, SEEDS, isinf(t[SEEDS / 2]) ? ">" : "",
                isinf(t[SEEDS / 2]) ? limit : t[SEEDS / 2],

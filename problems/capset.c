@@ -37,11 +37,13 @@ static size_t capset_length(int n)
     return kp_capset_npoints(n);
 }
 
+/* Workspace: the greedy's (its chunk table is built once per workspace),
+   then room for verify's list of points, so that verify does not clobber
+   the table. */
 static size_t capset_ws_size(int n)
 {
-    size_t g = kp_capset_greedy_ws_size(n);
-    size_t v = (size_t)kp_capset_npoints(n) * sizeof(uint32_t);
-    return g > v ? g : v;
+    size_t g = (kp_capset_greedy_ws_size(n) + 7) / 8 * 8;
+    return g + (size_t)kp_capset_npoints(n) * sizeof(uint32_t);
 }
 
 static void capset_score(kp_score_t *s, const uint8_t *x, int n, void *ws)
@@ -58,7 +60,9 @@ static void capset_score(kp_score_t *s, const uint8_t *x, int n, void *ws)
 static int capset_verify(const uint8_t *x, int n, void *ws,
                          kp_problem_msg_t *m)
 {
-    uint32_t *pts = ws, np = kp_capset_npoints(n);
+    uint32_t np = kp_capset_npoints(n);
+    uint32_t *pts = (uint32_t *)((uint8_t *)ws +
+                                 (kp_capset_greedy_ws_size(n) + 7) / 8 * 8);
     size_t k = 0;
     for (uint32_t p = 0; p < np; p++)
         if (x[p])
@@ -128,6 +132,111 @@ static size_t capset_construct(uint8_t *x, const uint32_t *order, int n,
                                void *ws)
 {
     return kp_capset_greedy(x, order, n, ws);
+}
+
+static void capset_line_thirds(uint32_t *z, uint32_t a, const uint32_t *b,
+                               size_t k, int n, void *ws)
+{
+    kp_capset_thirds(z, a, b, k, n, ws);
+}
+
+/* Symmetry groups: sign changes on blocks of coordinates, one group per
+   partition of n into block sizes (all partitions are the groups of this
+   kind up to a permutation of the coordinates). Order: partitions into
+   parts 1 and 2 first, most pairs first (negating coordinate pairs keeps
+   the products c_i c_j of a pair, the structure of the quadrics behind the
+   best small caps), then the others with larger parts first. Block sizes
+   are laid out in that order over coordinates 0, 1, ... */
+static int partitions(uint8_t (*out)[KP_CAPSET_MAX_N], int *nparts, int n)
+{
+    /* All partitions in reverse lexicographic order. */
+    uint8_t a[KP_CAPSET_MAX_N + 1];
+    int m = 0, k = 0, cnt = 0;
+    uint8_t all[64][KP_CAPSET_MAX_N];
+    int alln[64];
+    a[0] = (uint8_t)n;
+    k = 1;
+    for (;;) {
+        if (cnt < 64) {
+            memcpy(all[cnt], a, (size_t)k);
+            alln[cnt] = k;
+        }
+        cnt++;
+        /* Next: find the rightmost part > 1, decrease it, refill. */
+        int i = k - 1, rem = 0;
+        while (i >= 0 && a[i] == 1) {
+            rem++;
+            i--;
+        }
+        if (i < 0)
+            break;
+        a[i]--;
+        rem++;
+        int v = a[i];
+        k = i + 1;
+        while (rem > 0) {
+            int t = rem < v ? rem : v;
+            a[k++] = (uint8_t)t;
+            rem -= t;
+        }
+    }
+    if (cnt > 64)
+        cnt = 64;
+    /* Parts <= 2 first, by decreasing number of 2s (reverse lex order does
+       that already), then the rest in reverse lex order. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < cnt; i++) {
+            int small = all[i][0] <= 2;
+            if (small != (pass == 0))
+                continue;
+            if (out) {
+                memcpy(out[m], all[i], (size_t)alln[i]);
+                nparts[m] = alln[i];
+            }
+            m++;
+        }
+    return m;
+}
+
+static int capset_nsymmetries(int n)
+{
+    return partitions(NULL, NULL, n);
+}
+
+static int capset_blocks(uint8_t *block, int s, int n)
+{
+    uint8_t parts[64][KP_CAPSET_MAX_N];
+    int np[64];
+    int m = partitions(parts, np, n);
+    if (s < 0 || s >= m)
+        return -1;
+    for (int b = 0, i = 0; b < np[s]; b++)
+        for (int j = 0; j < parts[s][b]; j++)
+            block[i++] = (uint8_t)b;
+    return np[s];
+}
+
+static uint32_t capset_symmetry_orbits(uint32_t *orbit, int s, int n)
+{
+    uint8_t block[KP_CAPSET_MAX_N];
+    if (capset_blocks(block, s, n) < 0)
+        return 0;
+    return kp_capset_sign_orbits(orbit, block, n);
+}
+
+static void capset_symmetry_name(char *buf, size_t size, int s, int n)
+{
+    uint8_t parts[64][KP_CAPSET_MAX_N];
+    int np[64];
+    int m = partitions(parts, np, n);
+    if (s < 0 || s >= m) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    size_t l = (size_t)snprintf(buf, size, "sign changes on blocks ");
+    for (int b = 0; b < np[s] && l < size; b++)
+        l += (size_t)snprintf(buf + l, size - l, "%s%d", b ? "+" : "",
+                              parts[s][b]);
 }
 
 static int capset_cert_write(json_t *root, const uint8_t *x, int n)
@@ -229,6 +338,10 @@ static const kp_problem_t capset_problem = {
     .construct = capset_construct,
     .cert_write = capset_cert_write,
     .cert_read = capset_cert_read,
+    .line_thirds = capset_line_thirds,
+    .nsymmetries = capset_nsymmetries,
+    .symmetry_orbits = capset_symmetry_orbits,
+    .symmetry_name = capset_symmetry_name,
 };
 
 const kp_problem_t *kp_problem_capset(void)

@@ -19,11 +19,14 @@
 #include "kp_csearch_impl.h"
 #include "kp_eval.h"
 #include "kp_gp.h"
+#include "kp_symsearch.h"
 #include "kp_mpi.h"
 
 #define CS_MIGRANTS 2
 #define CS_RESTART 4000 /* local moves without a new island best before
                            the local search returns to the island best */
+#define CS_SYM_SWITCH 40000 /* symmetric steps without a new best under
+                               one group before the island moves on */
 
 static double now_seconds(void)
 {
@@ -43,6 +46,7 @@ void kp_cs_params_default(kp_cs_params_t *p)
     p->generations = 2;
     p->tournament = 4;
     p->local_moves = 150;
+    p->sym_moves = 300;
 }
 
 int kp_cs_result_init(kp_cs_result_t *r, const kp_problem_t *p, int n)
@@ -52,6 +56,7 @@ int kp_cs_result_init(kp_cs_result_t *r, const kp_problem_t *p, int n)
     r->best = calloc(r->len ? r->len : 1, 1);
     r->score.value = -INFINITY;
     r->program_score = -INFINITY;
+    r->sym_group = -1;
     return r->best ? KP_OK : KP_ENOMEM;
 }
 
@@ -162,6 +167,60 @@ static void island_offer(cs_island_t *isl, const uint8_t *x, double score,
         memcpy(isl->best, x, len);
         isl->best_score = score;
         isl->have_best = 1;
+        isl->best_sym = -1;
+    }
+}
+
+static int uses_sym(const kp_problem_t *p, const kp_cs_params_t *prm)
+{
+    return (prm->method == KP_CS_PROGRAM || prm->method == KP_CS_SYMMETRIC) &&
+           prm->sym_moves > 0 && p->line_thirds && p->nsymmetries &&
+           p->symmetry_orbits;
+}
+
+/* The group of the island's turn-th symmetric search: island i of N
+   starts with group i and moves on by N, so the islands share out the
+   groups. */
+static int cs_sym_group(const cs_island_t *isl, const cs_ctx_t *c, int turn)
+{
+    int ng = c->p->nsymmetries(c->n);
+    if (ng < 1)
+        return -1;
+    return (int)(((long)isl->index + (long)turn * isl->nglobal) % ng);
+}
+
+/* (Re)starts the island's symmetric search with its next group. */
+static void sym_start(cs_island_t *isl, const cs_ctx_t *c)
+{
+    if (isl->have_sym)
+        kp_sym_clear(&isl->sym);
+    isl->have_sym = 0;
+    int g = cs_sym_group(isl, c, isl->sym_turn);
+    isl->sym_turn++;
+    isl->sym_idle = 0;
+    if (g >= 0)
+        isl->have_sym =
+            kp_sym_init(&isl->sym, c->p, c->n, g, isl->ws, NULL) == KP_OK;
+}
+
+static void sym_round(cs_island_t *isl, const cs_ctx_t *c)
+{
+    if (!isl->have_sym)
+        return;
+    long steps = c->prm->sym_moves;
+    isl->evals += steps; /* a step weighs every admissible orbit */
+    if (kp_sym_run(&isl->sym, steps, &isl->rng)) {
+        kp_sym_best(isl->x, &isl->sym);
+        kp_score_t sc;
+        c->p->score(&sc, isl->x, c->n, isl->ws);
+        double v = isnan(sc.value) ? -INFINITY : sc.value;
+        if (!isl->have_best || v > isl->best_score) {
+            island_offer(isl, isl->x, v, c->len);
+            isl->best_sym = isl->sym.group;
+        }
+        isl->sym_idle = 0;
+    } else if ((isl->sym_idle += steps) >= CS_SYM_SWITCH) {
+        sym_start(isl, c);
     }
 }
 
@@ -370,6 +429,13 @@ static void local_start_random(cs_island_t *isl, cs_local_t *ls,
 static void island_round(cs_island_t *isl, const cs_ctx_t *c, int round)
 {
     const kp_cs_params_t *prm = c->prm;
+    if (uses_sym(c->p, prm)) {
+        if (isl->sym_turn == 0)
+            sym_start(isl, c);
+        sym_round(isl, c);
+        if (prm->method == KP_CS_SYMMETRIC)
+            return;
+    }
     if (prm->method == KP_CS_PROGRAM) {
         if (round == 0) {
             for (int k = 0; k < prm->population; k++) {
@@ -424,6 +490,8 @@ static void island_free(cs_island_t *isl)
     free(isl->ps.cur);
     free(isl->ps.best);
     free(isl->best);
+    if (isl->have_sym)
+        kp_sym_clear(&isl->sym);
 }
 
 static int island_alloc(cs_island_t *isl, const cs_ctx_t *c)
@@ -452,6 +520,7 @@ static int island_alloc(cs_island_t *isl, const cs_ctx_t *c)
     isl->ps.best = calloc(len, 1);
     isl->best = calloc(len, 1);
     isl->best_score = -INFINITY;
+    isl->best_sym = -1;
     isl->ls.best_score = isl->ls.cur_score = -INFINITY;
     isl->ps.best_score = isl->ps.cur_score = -INFINITY;
     isl->polished = -INFINITY;
@@ -515,9 +584,13 @@ static int check_params(const kp_problem_t *p, int n, const kp_grammar_t *g,
         return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
                             "problem '%s' has no features: method program "
                             "needs them", p->name);
+    if (prm->method == KP_CS_SYMMETRIC && !uses_sym(p, prm))
+        return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
+                            "problem '%s' has no symmetries: method "
+                            "symmetric needs them", p->name);
     if (prm->islands < 1 || prm->population < 4 || prm->generations < 1 ||
-        prm->tournament < 1 || prm->local_moves < 0 ||
-        prm->method < KP_CS_PROGRAM || prm->method > KP_CS_LOCAL ||
+        prm->tournament < 1 || prm->local_moves < 0 || prm->sym_moves < 0 ||
+        prm->method < KP_CS_PROGRAM || prm->method > KP_CS_SYMMETRIC ||
         (prm->method == KP_CS_LOCAL && prm->local_moves < 1))
         return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
                             "invalid search parameters");
@@ -562,6 +635,8 @@ int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
             rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
         uint64_t gi = (uint64_t)run.rank * (uint64_t)prm->islands + (uint64_t)i;
         kp_rng_split(&isl[i].rng, &master, 1000 + gi);
+        isl[i].index = (int)gi;
+        isl[i].nglobal = prm->islands * run.nranks;
     }
     if ((rc = kp_mpi_agree(rc, err)) != KP_OK)
         goto done;
@@ -587,7 +662,7 @@ int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
             island_round(&isl[i], &c, round);
 
         kpi_cs_prev_t prev = {r->have, r->have_program, r->score.value,
-                              r->program_score};
+                              r->program_score, r->sym_group};
         long ev = 0;
         for (int i = 0; i < prm->islands; i++) {
             ev += isl[i].evals;
@@ -596,6 +671,7 @@ int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
                 (!r->have || isl[i].best_score > r->score.value)) {
                 memcpy(r->best, isl[i].best, c.len);
                 r->score.value = isl[i].best_score;
+                r->sym_group = isl[i].best_sym;
                 r->have = 1;
             }
             if (prm->method == KP_CS_PROGRAM && isl[i].n > 0 &&

@@ -19,6 +19,13 @@
      when it is not worse (or, rarely, when it is one worse, to leave
      plateaus); each island restarts from the best object after a long
      stagnation.
+   - KP_CS_SYMMETRIC, symmetric search (kp_symsearch.h), for problems with
+     line constraints and symmetry groups: each island searches the objects
+     invariant under one of the problem's groups (island i starts with
+     group i mod the number of groups and moves on by the number of islands
+     when its search stalls). KP_CS_PROGRAM runs it too, on every island,
+     alongside the programs, when the problem has the hooks and sym_moves
+     > 0.
 
    Determinism: islands own RNG streams split from the seed by island index
    and round; islands run in an OpenMP loop and are combined in index order;
@@ -72,7 +79,8 @@ extern "C" {
 
 enum kp_cs_method {
     KP_CS_PROGRAM = 0,
-    KP_CS_LOCAL = 1
+    KP_CS_LOCAL = 1,
+    KP_CS_SYMMETRIC = 2
 };
 
 typedef struct {
@@ -96,6 +104,8 @@ typedef struct {
     int generations;      /* per island per round, >= 1 */
     int tournament;       /* >= 1 */
     int local_moves;      /* local-search moves per island per round */
+    int sym_moves;        /* symmetric-search steps per island per round
+                             (KP_CS_PROGRAM, KP_CS_SYMMETRIC); 0: off */
     volatile sig_atomic_t *stop; /* polled between rounds; may be NULL */
     void (*progress)(const kp_cs_progress_t *pr, void *ctx);
     void *progress_ctx;
@@ -116,6 +126,9 @@ typedef struct {
     long evaluations;    /* objects built */
     double seconds;
     int rounds;
+    int sym_group;       /* the best object is invariant under this group
+                            of the problem (found by symmetric search), or
+                            -1 */
     int interrupted;     /* *stop ended the run */
     int reached;         /* best >= target */
     int resumed_rounds;  /* rounds taken from params.resume (0: fresh run) */
@@ -125,7 +138,8 @@ typedef struct {
 } kp_cs_result_t;
 
 /* Defaults: program search, seed 1, 8 islands of 48 programs, 2
-   generations and 150 local moves per island per round, no budget. */
+   generations, 150 local moves and 300 symmetric steps per island per
+   round, no budget. */
 void kp_cs_params_default(kp_cs_params_t *p);
 
 /* Allocates r for objects of problem p at size n. KP_ENOMEM. */
@@ -155,9 +169,10 @@ void kp_cs_order(uint32_t *order, const double *prio, size_t len,
 
 /* Runs the search on problem p at size n (p_min <= n <= n_max). g is
    used by KP_CS_PROGRAM (bound with kp_cs_bind_grammar) and may be NULL
-   for KP_CS_LOCAL. KP_OK also when stopped by budget or signal (r holds
-   the best so far); KP_EINPUT for bad parameters or a problem without
-   construct (or without features, for KP_CS_PROGRAM); KP_ENOMEM. */
+   for KP_CS_LOCAL and KP_CS_SYMMETRIC. KP_OK also when stopped by budget
+   or signal (r holds the best so far); KP_EINPUT for bad parameters or a
+   problem without construct (or without features, for KP_CS_PROGRAM, or
+   without symmetries, for KP_CS_SYMMETRIC); KP_ENOMEM. */
 int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
               const kp_grammar_t *g, const kp_cs_params_t *prm,
               kp_error_t *err);

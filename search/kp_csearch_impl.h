@@ -13,6 +13,7 @@
 
 #include "kp_csearch.h"
 #include "kp_gp.h"
+#include "kp_symsearch.h"
 
 typedef struct {
     kp_indiv_t ind;  /* ind.hash: structure and constant values */
@@ -57,7 +58,15 @@ typedef struct {
     uint8_t *best;   /* best object of this island */
     double best_score;
     int have_best;
+    int best_sym;    /* group of the best object if symmetric search
+                        found it, else -1 */
     long evals;
+    int index;       /* global island number (over all ranks) */
+    int nglobal;     /* islands over all ranks */
+    kp_sym_t sym;    /* symmetric search (have_sym) */
+    int have_sym;
+    int sym_turn;    /* groups started so far */
+    long sym_idle;   /* steps since the current group improved */
 } cs_island_t;
 
 typedef struct {
@@ -97,6 +106,7 @@ int kpi_cs_load(kpi_cs_run_t *run, const char *path, kp_error_t *err);
 typedef struct {
     int have, have_program;
     double best, program;
+    int sym_group;
 } kpi_cs_prev_t;
 
 /* After every rank merged its own islands into r (in index order), makes

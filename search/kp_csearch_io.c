@@ -7,7 +7,10 @@
      objects built, seconds; the best object (bit-packed) and program;
      per island: RNG stream, programs (expression, loss, complexity, hash,
      score, object hash), used fitness-cache entries, the two local-search
-     trajectories, the polish bookkeeping and the island's best object. */
+     trajectories, the polish bookkeeping, the island's best object and
+     its group, and the symmetric search (kp_symsearch.h): groups started,
+     idle steps, and when running its group, counters, best union, tabu
+     list and member orbits in order (the rest is derived from these). */
 #include "kp_csearch_impl.h"
 
 #include <float.h>
@@ -20,8 +23,8 @@
 #include "kp_ckpt.h"
 #include "kp_mpi.h"
 
-#define CS_CK_VERSION 1u
-#define CS_CK_NPARAM 7
+#define CS_CK_VERSION 2u
+#define CS_CK_NPARAM 8
 
 /* The parameters that shape the trajectory; budgets, target, threads and
    callbacks may change between runs. */
@@ -29,19 +32,22 @@ static void shaping(const kp_cs_params_t *p, int *v)
 {
     int w[CS_CK_NPARAM] = {p->method,      p->islands,    p->population,
                            p->generations, p->tournament, p->local_moves,
-                           p->topology};
+                           p->sym_moves,   p->topology};
     memcpy(v, w, sizeof w);
 }
 
 static const char *const shaping_names[CS_CK_NPARAM] = {
     "method", "islands", "population", "generations",
-    "tournament", "local moves", "topology"};
+    "tournament", "local moves", "symmetric steps", "topology"};
 
 /* Parameter k's value v as the user wrote it. */
 static const char *shaping_text(char *buf, size_t n, int k, int v)
 {
     if (k == 0)
-        return v == KP_CS_PROGRAM ? "program" : v == KP_CS_LOCAL ? "local" : "?";
+        return v == KP_CS_PROGRAM     ? "program"
+               : v == KP_CS_LOCAL     ? "local"
+               : v == KP_CS_SYMMETRIC ? "symmetric"
+                                      : "?";
     if (k == CS_CK_NPARAM - 1)
         return kp_topology_name(v);
     snprintf(buf, n, "%d", v);
@@ -85,6 +91,63 @@ static void get_local(kp_ck_rbuf_t *r, cs_local_t *ls, size_t len)
     ls->best_score = kp_ck_get_f64(r);
 }
 
+static void put_sym(kp_ck_wbuf_t *b, const cs_island_t *isl)
+{
+    kp_ck_put_i32(b, isl->best_sym);
+    kp_ck_put_i32(b, isl->sym_turn);
+    kp_ck_put_i64(b, isl->sym_idle);
+    kp_ck_put_i32(b, isl->have_sym);
+    if (!isl->have_sym)
+        return;
+    const kp_sym_t *s = &isl->sym;
+    kp_ck_put_i32(b, s->group);
+    kp_ck_put_u64(b, s->step);
+    kp_ck_put_u64(b, s->last_gain);
+    kp_ck_put_u64(b, s->traj_best);
+    kp_ck_put_u64(b, s->best_size);
+    kp_ck_put_bits(b, s->best, s->norb);
+    for (uint32_t o = 0; o < s->norb; o++)
+        kp_ck_put_u64(b, s->tabu[o]);
+    kp_ck_put_u32(b, s->nmem);
+    for (uint32_t i = 0; i < s->nmem; i++)
+        kp_ck_put_u32(b, s->mem[i]);
+}
+
+/* Restores the symmetric search of isl (allocated for a fresh run); sets
+   r->bad on inconsistent contents. */
+static void get_sym(kp_ck_rbuf_t *r, cs_island_t *isl, const cs_ctx_t *c)
+{
+    int ng = c->p->nsymmetries ? c->p->nsymmetries(c->n) : 0;
+    isl->best_sym = kp_ck_get_range(r, -1, ng - 1);
+    isl->sym_turn = kp_ck_get_range(r, 0, 1 << 30);
+    isl->sym_idle = (long)kp_ck_get_i64(r);
+    int have = kp_ck_get_range(r, 0, ng > 0 ? 1 : 0);
+    if (!have || r->bad)
+        return;
+    int g = kp_ck_get_range(r, 0, ng - 1);
+    if (r->bad || kp_sym_init(&isl->sym, c->p, c->n, g, isl->ws, NULL) != KP_OK) {
+        r->bad = 1;
+        return;
+    }
+    isl->have_sym = 1;
+    kp_sym_t *s = &isl->sym;
+    s->step = kp_ck_get_u64(r);
+    s->last_gain = kp_ck_get_u64(r);
+    s->traj_best = kp_ck_get_u64(r);
+    s->best_size = kp_ck_get_u64(r);
+    kp_ck_get_bits(r, s->best, s->norb);
+    for (uint32_t o = 0; o < s->norb; o++)
+        s->tabu[o] = kp_ck_get_u64(r);
+    uint32_t nm = kp_ck_get_u32(r);
+    if (r->bad || nm > s->norb) {
+        r->bad = 1;
+        return;
+    }
+    for (uint32_t i = 0; i < nm && !r->bad; i++)
+        if (kp_sym_add(s, kp_ck_get_u32(r)) != KP_OK)
+            r->bad = 1;
+}
+
 static int cache_used(const cs_cache_t *ce)
 {
     return ce->key != 0 || ce->score != 0 || ce->phash != 0;
@@ -118,6 +181,7 @@ static int serialise(kp_ck_wbuf_t *b, const kpi_cs_run_t *run)
     kp_ck_put_i32(b, r->have);
     kp_ck_put_f64(b, r->score.value);
     kp_ck_put_bits(b, r->best, len);
+    kp_ck_put_i32(b, r->sym_group);
     kp_ck_put_i32(b, r->have_program);
     if (r->have_program) {
         kp_ck_put_expr(b, &r->program);
@@ -155,6 +219,7 @@ static int serialise(kp_ck_wbuf_t *b, const kpi_cs_run_t *run)
         kp_ck_put_i32(b, isl->have_best);
         kp_ck_put_bits(b, isl->best, len);
         kp_ck_put_f64(b, isl->best_score);
+        put_sym(b, isl);
     }
     return kp_ck_end(b);
 }
@@ -236,6 +301,7 @@ static int load_file(const char *file, void *ctx, int *round, kp_error_t *err)
     r->have = kp_ck_get_range(&rb, 0, 1);
     r->score.value = kp_ck_get_f64(&rb);
     kp_ck_get_bits(&rb, r->best, len);
+    r->sym_group = kp_ck_get_range(&rb, -1, 1 << 20);
     r->have_program = kp_ck_get_range(&rb, 0, 1);
     if (r->have_program) {
         kp_ck_get_expr(&rb, &r->program);
@@ -275,6 +341,7 @@ static int load_file(const char *file, void *ctx, int *round, kp_error_t *err)
         isl->have_best = kp_ck_get_range(&rb, 0, 1);
         kp_ck_get_bits(&rb, isl->best, len);
         isl->best_score = kp_ck_get_f64(&rb);
+        get_sym(&rb, isl, c);
         isl->evals = 0;
     }
     if (rb.bad || rb.pos != rb.n)
@@ -315,10 +382,12 @@ void kpi_cs_combine(kpi_cs_run_t *run, const kpi_cs_prev_t *prev, long ev)
     if (top > key_of(prev->have, prev->best)) {
         kp_mpi_bcast(r->best, run->c->len, who);
         kp_mpi_bcast(&r->score.value, sizeof r->score.value, who);
+        kp_mpi_bcast(&r->sym_group, sizeof r->sym_group, who);
         r->have = 1;
     } else {
         r->have = prev->have;
         r->score.value = prev->best;
+        r->sym_group = prev->sym_group;
     }
     top = kp_mpi_maxloc(key_of(r->have_program, r->program_score), &who);
     if (top > key_of(prev->have_program, prev->program)) {

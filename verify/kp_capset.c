@@ -1,7 +1,7 @@
 /* kp_capset.c: exact cap checking and the greedy cap construction
    (kp_capset.h). Points are base-3 integers; the third point of a line is
    computed digit by digit, and in the greedy by lookups in a table of the
-   third points of 3-digit chunks (27 x 27 entries), since that inner loop
+   third points of 4-digit chunks (81 x 81 entries), since that inner loop
    runs k^2/2 times per construction. */
 #include "kp_capset.h"
 
@@ -112,15 +112,14 @@ int kp_capset_check(uint32_t witness[3], const uint32_t *pts, size_t k, int n,
 }
 
 /* Greedy workspace: the chunk table, each point's chunks, the blocked map
-   and the cap so far. `ready` records the dimension the table was built
-   for, so a reused (per-thread) workspace builds it once. */
+   and the cap so far. Chunks are 4 digits (81 values), so up to n = 8 a
+   third point takes two table lookups. `ready` records the dimension the
+   table was built for, so a reused (per-thread) workspace builds it once. */
 typedef struct {
     int ready;
     int nchunk;
-    uint16_t third27[27 * 27];
+    uint16_t third81[81 * 81];
 } greedy_head_t;
-
-#define CHUNK_MAX 4 /* ceil(KP_CAPSET_MAX_N / 3) */
 
 size_t kp_capset_greedy_ws_size(int n)
 {
@@ -132,16 +131,16 @@ size_t kp_capset_greedy_ws_size(int n)
 
 static void greedy_prepare(greedy_head_t *h, uint32_t *chunks, int n)
 {
-    for (uint32_t a = 0; a < 27; a++)
-        for (uint32_t b = 0; b < 27; b++)
-            h->third27[a * 27 + b] = (uint16_t)kp_capset_third(a, b, 3);
-    h->nchunk = (n + 2) / 3;
+    for (uint32_t a = 0; a < 81; a++)
+        for (uint32_t b = 0; b < 81; b++)
+            h->third81[a * 81 + b] = (uint16_t)kp_capset_third(a, b, 4);
+    h->nchunk = (n + 3) / 4;
     uint32_t np = kp_capset_npoints(n);
     for (uint32_t p = 0; p < np; p++) {
         uint32_t q = p, c = 0;
         for (int k = 0; k < h->nchunk; k++) {
-            c |= (q % 27) << (8 * k);
-            q /= 27;
+            c |= (q % 81) << (8 * k);
+            q /= 81;
         }
         chunks[p] = c;
     }
@@ -159,7 +158,7 @@ size_t kp_capset_greedy(uint8_t *x, const uint32_t *order, int n, void *ws)
         greedy_prepare(h, chunks, n);
     memset(blocked, 0, np);
     memset(x, 0, np);
-    const uint16_t *t = h->third27;
+    const uint16_t *t = h->third81;
     size_t k = 0;
     int nc = h->nchunk;
     for (uint32_t i = 0; i < np; i++) {
@@ -168,19 +167,19 @@ size_t kp_capset_greedy(uint8_t *x, const uint32_t *order, int n, void *ws)
             continue;
         uint32_t cp = chunks[p];
         if (nc <= 2) {
-            uint32_t p0 = (cp & 0xff) * 27, p1 = (cp >> 8 & 0xff) * 27;
+            uint32_t p0 = (cp & 0xff) * 81, p1 = (cp >> 8 & 0xff) * 81;
             for (size_t j = 0; j < k; j++) {
                 uint32_t cq = chunks[cap[j]];
                 blocked[t[p0 + (cq & 0xff)] +
-                        27u * t[p1 + (cq >> 8 & 0xff)]] = 1;
+                        81u * t[p1 + (cq >> 8 & 0xff)]] = 1;
             }
         } else {
             for (size_t j = 0; j < k; j++) {
                 uint32_t cq = chunks[cap[j]], z = 0, w = 1;
                 for (int c = 0; c < nc; c++) {
-                    z += w * t[(cp >> (8 * c) & 0xff) * 27 +
+                    z += w * t[(cp >> (8 * c) & 0xff) * 81 +
                                (cq >> (8 * c) & 0xff)];
-                    w *= 27;
+                    w *= 81;
                 }
                 blocked[z] = 1;
             }
@@ -190,6 +189,75 @@ size_t kp_capset_greedy(uint8_t *x, const uint32_t *order, int n, void *ws)
         x[p] = 1;
     }
     return k;
+}
+
+void kp_capset_thirds(uint32_t *z, uint32_t a, const uint32_t *b, size_t k,
+                      int n, void *ws)
+{
+    greedy_head_t *h = ws;
+    uint32_t *chunks = (uint32_t *)(h + 1);
+    if (h->ready != n)
+        greedy_prepare(h, chunks, n);
+    const uint16_t *t = h->third81;
+    uint32_t ca = chunks[a];
+    int nc = h->nchunk;
+    if (nc <= 2) {
+        uint32_t a0 = (ca & 0xff) * 81, a1 = (ca >> 8 & 0xff) * 81;
+        for (size_t j = 0; j < k; j++) {
+            uint32_t cb = chunks[b[j]];
+            z[j] = t[a0 + (cb & 0xff)] + 81u * t[a1 + (cb >> 8 & 0xff)];
+        }
+        return;
+    }
+    for (size_t j = 0; j < k; j++) {
+        uint32_t cb = chunks[b[j]], v = 0, w = 1;
+        for (int c = 0; c < nc; c++) {
+            v += w * t[(ca >> (8 * c) & 0xff) * 81 + (cb >> (8 * c) & 0xff)];
+            w *= 81;
+        }
+        z[j] = v;
+    }
+}
+
+/* The point p with the coordinates of block b negated. */
+static uint32_t negate_block(uint32_t p, const uint8_t *block, int b, int n)
+{
+    uint32_t q = 0, w = 1;
+    for (int i = 0; i < n; i++, p /= 3, w *= 3) {
+        uint32_t c = p % 3;
+        q += w * (block[i] == b ? (3 - c) % 3 : c);
+    }
+    return q;
+}
+
+uint32_t kp_capset_sign_orbits(uint32_t *orbit, const uint8_t *block, int n)
+{
+    uint32_t np = kp_capset_npoints(n), norb = 0;
+    uint32_t list[1u << KP_CAPSET_MAX_N];
+    for (uint32_t p = 0; p < np; p++)
+        orbit[p] = UINT32_MAX;
+    for (uint32_t p = 0; p < np; p++) {
+        if (orbit[p] != UINT32_MAX)
+            continue;
+        /* The orbit is p times every subset of the blocks p touches: one
+           doubling per such block. */
+        uint8_t touched[KP_CAPSET_MAX_N] = {0}, c[KP_CAPSET_MAX_N];
+        kp_capset_decode(c, p, n);
+        for (int i = 0; i < n; i++)
+            touched[block[i]] |= c[i] != 0;
+        size_t m = 1;
+        list[0] = p;
+        for (int b = 0; b < n; b++) {
+            if (!touched[b])
+                continue;
+            for (size_t j = 0, m0 = m; j < m0; j++)
+                list[m++] = negate_block(list[j], block, b, n);
+        }
+        for (size_t j = 0; j < m; j++)
+            orbit[list[j]] = norb;
+        norb++;
+    }
+    return norb;
 }
 
 size_t kp_capset_quadric20(uint32_t *pts)

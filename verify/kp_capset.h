@@ -60,6 +60,21 @@ size_t kp_capset_greedy_ws_size(int n);
    a cap. */
 size_t kp_capset_greedy(uint8_t *x, const uint32_t *order, int n, void *ws);
 
+/* Third points of many lines through one point: z[i] = -(a + b[i]) for
+   i < k, with the chunk table of the greedy workspace ws (same size, same
+   dimension rule: built on first use for n). Equals kp_capset_third. */
+void kp_capset_thirds(uint32_t *z, uint32_t a, const uint32_t *b, size_t k,
+                      int n, void *ws);
+
+/* Orbits of the group of sign changes on blocks of coordinates: block[i]
+   (0 <= block[i] < n) names the block of coordinate i, and the group,
+   isomorphic to {+1,-1}^(number of blocks), negates all coordinates of any
+   set of blocks. It fixes 0 and maps lines to lines. Sets orbit[p] for
+   every point (orbits numbered from 0 in order of their smallest point)
+   and returns the number of orbits. An orbit has 2^j points, j the number
+   of blocks on which the point is not zero. */
+uint32_t kp_capset_sign_orbits(uint32_t *orbit, const uint8_t *block, int n);
+
 /* A 20-cap in F_3^4 (the maximum) from the elliptic quadric of PG(3,3):
    the 20 nonzero v in F_3^4 with v0^2 + v1^2 + v2 v3 == 0. A projective
    cap K gives the affine cap {v, -v : [v] in K} of twice its size (no

@@ -33,7 +33,12 @@
      ground set, built from the feature columns, orders the elements, and
      `construct` adds them greedily while the object stays valid), and the
      ruin-and-recreate local search;
-   - cert_write / cert_read: certificates (`--out`, `kepler verify`).
+   - cert_write / cert_read: certificates (`--out`, `kepler verify`);
+   - line_thirds + nsymmetries + symmetry_orbits: symmetric search, for
+     problems whose only constraints are lines (a cap set, a sum-free or
+     progression-free set with a unique third element): the search looks
+     for objects invariant under one of the problem's groups, as unions of
+     orbits.
 
    Conventions: hooks return KP_PROBLEM_OK (0) or an error code below and
    describe failures in a kp_problem_msg_t (never print, never exit).
@@ -53,7 +58,7 @@ extern "C" {
 
 /* Bump when kp_problem_t changes incompatibly; loaders refuse a plugin
    whose abi field differs. */
-#define KP_PROBLEM_ABI 1
+#define KP_PROBLEM_ABI 2
 
 /* Return codes of the hooks (the values of KP_OK, KP_ENOTFOUND, KP_EINPUT
    of kp_error.h, so they map onto exit statuses 0, 1, 2). */
@@ -137,6 +142,23 @@ typedef struct kp_problem {
     int (*cert_write)(struct json_t *root, const uint8_t *x, int n);
     int (*cert_read)(uint8_t *x, int n, const struct json_t *root,
                      kp_problem_msg_t *m);
+
+    /* Optional (ABI 2): the problem's constraints are lines. An object is
+       valid iff it has no three distinct elements a, b, c with c =
+       third(a, b), where third is symmetric, third(a, a) = a and
+       third(a, third(a, b)) = b. line_thirds writes z[i] = third(a, b[i])
+       for i < k (ws as for score). */
+    void (*line_thirds)(uint32_t *z, uint32_t a, const uint32_t *b, size_t k,
+                        int n, void *ws);
+    /* Optional (ABI 2): groups of symmetries of the ground set that map
+       lines to lines and keep the score (needs line_thirds). nsymmetries(n)
+       groups, numbered 0..; symmetry_orbits sets orbit[e] (len entries) to
+       the orbit of element e under group s, orbits numbered 0.. in order of
+       their smallest element, and returns their number; symmetry_name
+       describes group s in a few words (for reports; may be NULL). */
+    int (*nsymmetries)(int n);
+    uint32_t (*symmetry_orbits)(uint32_t *orbit, int s, int n);
+    void (*symmetry_name)(char *buf, size_t size, int s, int n);
 } kp_problem_t;
 
 /* The plugin entry point's name and type. */

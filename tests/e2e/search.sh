@@ -21,6 +21,21 @@ expect_status 0 "search again" "$KEPLER" search capset --n 4 --target 20 \
     --out "$T/c2.json" --seed 3 --quiet --threads 1
 cmp -s "$T/c.json" "$T/c2.json" && ok || bad "same seed gives the same certificate"
 
+# Symmetric search: the 112-cap of F_3^6 (the maximum), invariant under a
+# group of sign changes, verified; a --rounds budget gives the same
+# certificate for 1 and 2 threads.
+expect_status 0 "symmetric search n=6" "$KEPLER" search capset --n 6 \
+    --method symmetric --target 112 --out "$T/s6.json" --seed 2
+grep -q 'invariant under sign changes' "$T/out" && ok || bad "symmetric search names its group"
+grep -q '"size": 112' "$T/s6.json" && ok || bad "symmetric certificate claims 112"
+expect_status 0 "verify symmetric cap" "$KEPLER" verify "$T/s6.json"
+expect_status 1 "symmetric, rounds budget" "$KEPLER" search capset --n 7 \
+    --method symmetric --rounds 3 --target 1000 --out "$T/s7a.json" --threads 1 --quiet
+expect_status 1 "symmetric, rounds budget, 2 threads" "$KEPLER" search capset --n 7 \
+    --method symmetric --rounds 3 --target 1000 --out "$T/s7b.json" --threads 2 --quiet
+cmp -s "$T/s7a.json" "$T/s7b.json" && ok || bad "symmetric search: same certificate for any thread count"
+expect_status 0 "verify n=7 symmetric" "$KEPLER" verify "$T/s7a.json"
+
 # Unreachable target: exit 1, best so far still written and valid.
 expect_status 1 "target not reached" "$KEPLER" search capset --n 3 --target 10 \
     --out "$T/c3.json" --time 0.3 --quiet

@@ -1,7 +1,7 @@
 /* t-csearch.c: construction search: the priority order against a qsort
    oracle, determinism of builds and of whole runs across thread counts,
-   and that program search and local search reach the maximum caps of
-   F_3^4 and F_3^5 on test-sized budgets. */
+   and that program search, local search and symmetric search reach the
+   maximum caps of F_3^4, F_3^5 and F_3^6 on test-sized budgets. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -160,9 +160,20 @@ Test(csearch, local_search_finds_the_45_cap)
     kp_cs_result_clear(&r);
 }
 
+Test(csearch, symmetric_search_finds_the_112_cap)
+{
+    kp_cs_result_t r;
+    run(&r, 6, KP_CS_SYMMETRIC, 0, 100, 112);
+    cr_assert(r.reached, "best %g after %d rounds", r.score.value, r.rounds);
+    cr_assert_eq(r.score.num, 112);
+    cr_assert(r.sym_group >= 0);
+    cr_assert(!r.have_program);
+    kp_cs_result_clear(&r);
+}
+
 Test(csearch, same_result_for_any_thread_count)
 {
-    for (int method = KP_CS_PROGRAM; method <= KP_CS_LOCAL; method++) {
+    for (int method = KP_CS_PROGRAM; method <= KP_CS_SYMMETRIC; method++) {
         kp_cs_result_t a, b;
         run(&a, 5, method, 1, 3, NAN);
         run(&b, 5, method, 2, 3, NAN);
