@@ -52,6 +52,8 @@ static void search_help(FILE *f)
         "                        construction, then polish (default when the\n"
         "                        problem has features, e.g. capset)\n"
         "                      local: ruin-and-recreate local search\n"
+        "                      symmetric: objects invariant under the\n"
+        "                        problem's symmetry groups (capset)\n"
         "                      cem: Wagner's deep cross-entropy method with tabu\n"
         "                        polishing (default for graph problems)\n"
         "  --grammar FILE|NAME grammar of priority programs (default: the\n"
@@ -162,8 +164,9 @@ static int parse_search_args(search_opts_t *o, int argc, char **argv)
             if (!strcmp(optarg, "program")) o->method = KP_CS_PROGRAM;
             else if (!strcmp(optarg, "local")) o->method = KP_CS_LOCAL;
             else if (!strcmp(optarg, "cem")) o->method = METHOD_CEM;
+            else if (!strcmp(optarg, "symmetric")) o->method = KP_CS_SYMMETRIC;
             else {
-                kp_cli_usage_error("search", "--method must be program, local or cem, got '%s'", optarg);
+                kp_cli_usage_error("search", "--method must be program, local, symmetric or cem, got '%s'", optarg);
                 return -1;
             }
             break;
@@ -673,7 +676,14 @@ static int search_main(int argc, char **argv)
                out.seconds > 0 ? out.evals / out.seconds : 0.0,
                (unsigned long long)o.cs.seed,
                o.method == METHOD_CEM ? "cem"
-               : o.method == KP_CS_PROGRAM ? "program" : "local");
+               : o.method == KP_CS_PROGRAM ? "program"
+               : o.method == KP_CS_LOCAL ? "local" : "symmetric");
+        if (o.method != METHOD_CEM && csr.sym_group >= 0 &&
+            p->symmetry_name != NULL) {
+            char sym[128];
+            p->symmetry_name(sym, sizeof sym, csr.sym_group, o.n);
+            printf("  found by symmetric search: invariant under %s\n", sym);
+        }
         if (o.method != METHOD_CEM && csr.have_program) {
             char buf[1024];
             const char *names[SEARCH_NAMES_MAX];

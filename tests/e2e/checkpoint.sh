@@ -113,6 +113,22 @@ for method in program local; do
     [ "$(grep "best program" "$T/su.out")" = "$(grep "best program" "$T/out")" ] && ok ||
         bad "best program differs after resume"
 done
+# Symmetric search (n = 7, where its best still grows after round 2): the
+# tabu state, its group and the island's turn survive a checkpoint.
+cs="capset --n 7 --seed 4 --islands 3 --method symmetric"
+expect_status 1 "search symmetric uninterrupted" "$KEPLER" search $cs \
+    --rounds 6 --threads 2 --target 1000 --out "$T/su-sym.json"
+cp "$T/out" "$T/su.out"
+expect_status 1 "search symmetric first part" "$KEPLER" search $cs \
+    --rounds 2 --threads 1 --target 1000 --checkpoint "$T/s-sym.ckpt" \
+    --checkpoint-every 0.001 --quiet
+expect_status 1 "search symmetric second part" "$KEPLER" search $cs \
+    --rounds 6 --threads 2 --target 1000 --resume "$T/s-sym.ckpt" \
+    --out "$T/sr-sym.json"
+cmp -s "$T/su-sym.json" "$T/sr-sym.json" && ok ||
+    bad "resumed search (symmetric) gives another certificate"
+[ "$(best_of "$T/su.out")" = "$(best_of "$T/out")" ] && ok ||
+    bad "symmetric resume: best $(best_of "$T/su.out") vs $(best_of "$T/out")"
 # A --max-evals budget resumes exactly as well.
 cs="capset --n 6 --seed 9 --islands 2"
 expect_status 0 "search max-evals uninterrupted" "$KEPLER" search $cs \
