@@ -11,6 +11,9 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "kp_propose.h"
 
+#include <flint/fmpq.h>
+#include <flint/fmpq_mpoly.h>
+
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -620,21 +623,127 @@ static int ex_signed_sum(kp_expr_t *out, kp_expr_t *t, const int *neg, int n)
 
 /* The expression of candidate c (see pp_cand_t), with coefficients free or
    snapped to small rationals. */
+/* A term of P or Q: monomial exponents (halves) and coefficient. */
+typedef struct {
+    int8_t h[64];
+    pp_coef_t c;
+} pp_term_t;
+
+#define PP_MAX_RED 24 /* terms of P or Q after cancelling a common factor */
+
+/* Cancels the greatest common divisor of P and Q (exact rational
+   coefficients, integer exponents; negative exponents are cleared by a
+   common monomial first) with FLINT, so that P/Q = (x^5 - x)/(x - 1)
+   becomes x^4 + x^3 + x^2 + x: the same values, without the removable
+   singularity at x = 1 that the linearised fit cannot see. Returns 0 and
+   rewrites the lists, or -1 when they cannot be handled (then they stand
+   as they are), -2 when the reduced form has too many terms. */
+static int cancel_gcd(pp_term_t *pt, int *np, pp_term_t *qt, int *nq,
+                      int nvars)
+{
+    int shift[64] = {0};
+    for (int side = 0; side < 2; side++)
+        for (int a = 0; a < (side ? *nq : *np); a++) {
+            const pp_term_t *t = side ? &qt[a] : &pt[a];
+            if (!t->c.exact)
+                return -1;
+            for (int v = 0; v < nvars; v++) {
+                if (t->h[v] % 2)
+                    return -1;
+                if (-t->h[v] / 2 > shift[v])
+                    shift[v] = -t->h[v] / 2;
+            }
+        }
+    fmpq_mpoly_ctx_t ctx;
+    fmpq_mpoly_ctx_init(ctx, nvars, ORD_LEX);
+    fmpq_mpoly_t P, Q, G;
+    fmpq_mpoly_init(P, ctx);
+    fmpq_mpoly_init(Q, ctx);
+    fmpq_mpoly_init(G, ctx);
+    ulong e[64];
+    fmpq_t q;
+    fmpq_init(q);
+    for (int side = 0; side < 2; side++)
+        for (int a = 0; a < (side ? *nq : *np); a++) {
+            const pp_term_t *t = side ? &qt[a] : &pt[a];
+            for (int v = 0; v < nvars; v++)
+                e[v] = (ulong)(t->h[v] / 2 + shift[v]);
+            fmpq_set_si(q, t->c.neg ? -t->c.p : t->c.p, (ulong)t->c.q);
+            fmpq_mpoly_t m;
+            fmpq_mpoly_init(m, ctx);
+            fmpq_mpoly_set_coeff_fmpq_ui(m, q, e, ctx);
+            fmpq_mpoly_add(side ? Q : P, side ? Q : P, m, ctx);
+            fmpq_mpoly_clear(m, ctx);
+        }
+    int rc = -1;
+    if (fmpq_mpoly_gcd(G, P, Q, ctx) && fmpq_mpoly_total_degree_si(G, ctx) > 0 &&
+        fmpq_mpoly_divides(P, P, G, ctx) && fmpq_mpoly_divides(Q, Q, G, ctx)) {
+        rc = 0;
+        /* The common scale goes to Q's leading term, as the pivot's 1 did. */
+        fmpq_mpoly_get_term_coeff_fmpq(q, Q, 0, ctx);
+        if (!fmpq_is_zero(q)) {
+            fmpq_mpoly_scalar_div_fmpq(P, P, q, ctx);
+            fmpq_mpoly_scalar_div_fmpq(Q, Q, q, ctx);
+        }
+        slong lp = fmpq_mpoly_length(P, ctx), lq = fmpq_mpoly_length(Q, ctx);
+        if (lp > PP_MAX_RED || lq > PP_MAX_RED)
+            rc = -2;
+        for (int side = 0; side < 2 && rc == 0; side++) {
+            fmpq_mpoly_struct *A = side ? Q : P;
+            slong len = side ? lq : lp;
+            for (slong k = 0; k < len && rc == 0; k++) {
+                pp_term_t *t = side ? &qt[k] : &pt[k];
+                fmpq_mpoly_get_term_coeff_fmpq(q, A, k, ctx);
+                fmpq_mpoly_get_term_exp_ui(e, A, k, ctx);
+                memset(t->h, 0, sizeof t->h);
+                for (int v = 0; v < nvars && rc == 0; v++) {
+                    long h = 2 * ((long)e[v] - shift[v]);
+                    if (h > 24 || h < -24)
+                        rc = -2;
+                    t->h[v] = (int8_t)h;
+                }
+                if (fmpz_bits(fmpq_numref(q)) > 20 ||
+                    fmpz_bits(fmpq_denref(q)) > 20) {
+                    rc = -2;
+                    break;
+                }
+                long pn = fmpz_get_si(fmpq_numref(q));
+                t->c.exact = 1;
+                t->c.neg = pn < 0;
+                t->c.p = pn < 0 ? -pn : pn;
+                t->c.q = fmpz_get_si(fmpq_denref(q));
+                t->c.value = (double)pn / (double)t->c.q;
+            }
+        }
+        if (rc == 0) {
+            *np = (int)lp;
+            *nq = (int)lq;
+        }
+    }
+    fmpq_clear(q);
+    fmpq_mpoly_clear(P, ctx);
+    fmpq_mpoly_clear(Q, ctx);
+    fmpq_mpoly_clear(G, ctx);
+    fmpq_mpoly_ctx_clear(ctx);
+    return rc;
+}
+
+/* The expression of candidate c (see pp_cand_t), with coefficients free or
+   snapped to small rationals. */
 static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
                     int sign, int use_pow, int snap)
 {
-    kp_expr_t pt[PP_MAX_TERMS], qt[PP_MAX_TERMS + 1], P, Q, r;
-    int pn[PP_MAX_TERMS], qn[PP_MAX_TERMS + 1];
+    pp_term_t pl[PP_MAX_RED], ql[PP_MAX_RED];
+    kp_expr_t pt[PP_MAX_RED], qt[PP_MAX_RED], P, Q, r;
+    int pn[PP_MAX_RED], qn[PP_MAX_RED];
     int np = 0, nq = 0, nv = x->nvars, nlg = 0, have_scale = 0;
-    pp_coef_t scale = {0, 0, 1.0, 1, 1};
+    pp_coef_t scale = {0, 0, 1.0, 1, 1}, one = {1, 0, 1.0, 1, 1};
     const pp_lib_t *num = &x->num[c->lib];
     int8_t lg[64] = {0};
     if (c->pivot != x->den_one || c->pivot < 0) {
         /* The pivot's coefficient is 1 by construction. */
-        if (ex_term(&qt[nq], &qn[nq], NULL,
-                    x->den.h + (size_t)c->pivot * nv, nv, use_pow))
-            return -1;
-        nq++;
+        memcpy(ql[nq].h, x->den.h + (size_t)c->pivot * nv, (size_t)nv);
+        ql[nq++].c = one;
     }
     for (int a = 0; a < c->k; a++) {
         int s = c->sel[a];
@@ -656,26 +765,33 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
             have_scale = 1;
             continue;
         }
-        if (s < num->n) {
-            if (ex_term(&pt[np], &pn[np], &cf, num->h + (size_t)s * nv, nv,
-                        use_pow))
-                return -1;
-            np++;
-        } else {
-            if (ex_term(&qt[nq], &qn[nq], &cf,
-                        x->den.h + (size_t)(s - num->n) * nv, nv, use_pow))
-                return -1;
-            nq++;
-        }
+        pp_term_t *t = s < num->n ? &pl[np++] : &ql[nq++];
+        memset(t->h, 0, sizeof t->h);
+        memcpy(t->h, s < num->n ? num->h + (size_t)s * nv
+                                : x->den.h + (size_t)(s - num->n) * nv,
+               (size_t)nv);
+        t->c = cf;
     }
+    if (c->pivot == x->den_one && nq > 0) { /* Q = 1 + ... */
+        memset(ql[nq].h, 0, sizeof ql[nq].h);
+        ql[nq++].c = one;
+    }
+    if (snap && nq > 0 && np > 0 && cancel_gcd(pl, &np, ql, &nq, nv) == -2)
+        return -1;
+    for (int a = 0; a < np; a++)
+        if (ex_term(&pt[a], &pn[a], &pl[a].c, pl[a].h, nv, use_pow))
+            return -1;
+    for (int a = 0; a < nq; a++)
+        if (ex_term(&qt[a], &qn[a], &ql[a].c, ql[a].h, nv, use_pow))
+            return -1;
     if (np == 0) { /* a pure power law: exp(0) */
         ex_leaf_rational(&pt[0], 0, 1);
         pn[np++] = 0;
     }
-    if (c->pivot == x->den_one && nq > 0) { /* Q = 1 + ... */
-        ex_leaf_rational(&qt[nq], 1, 1);
-        qn[nq++] = 0;
-    }
+    /* Q reduced to the constant 1 by the cancellation: a polynomial. */
+    if (nq == 1 && is_one(ql[0].h, nv) && ql[0].c.exact && ql[0].c.p == 1 &&
+        ql[0].c.q == 1 && !ql[0].c.neg)
+        nq = 0;
     /* Every numerator term subtracted: P/Q = (-P)/(-Q), and
        exp(P) = 1/exp(-P), so that no unary minus is needed. */
     int all_neg = 1, recip = 0;

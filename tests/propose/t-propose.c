@@ -138,6 +138,37 @@ Test(propose, logarithm_transform_with_prefactor, .fini = teardown)
     cr_assert_geq(exact_index(n), 0, "exp(-a^2/(2b^2))/b not proposed");
 }
 
+/* A rational fit of x + x^2 + x^3 + x^4 finds (x^5 - x)/(x - 1) as easily
+   as the polynomial; the common factor is cancelled, so no exact proposal
+   is undefined at x = 1 where the law is not. */
+Test(propose, common_factors_are_cancelled, .fini = teardown)
+{
+    load("koza", 1);
+    inputs(1, -0.9, 0.9);
+    for (int i = 0; i < N; i++) {
+        double x = xs[0][i];
+        ys[i] = x + x * x + x * x * x + x * x * x * x;
+    }
+    int n = propose(1, 0);
+    all_valid_and_distinct(n);
+    cr_assert_geq(exact_index(n), 0, "the polynomial not proposed");
+    double one = 1.0, v;
+    const double *c1[1] = {&one};
+    double *vals = malloc(sizeof(double) * N);
+    for (int k = 0; k < n; k++) {
+        cr_assert_eq(kp_eval(vals, &out[k], cols, N), KP_OK);
+        int exact = 1;
+        for (int i = 0; i < N && exact; i++)
+            exact = fabs(vals[i] - ys[i]) <= 1e-9 * fabs(ys[i]) + 1e-12;
+        if (!exact)
+            continue;
+        cr_assert_eq(kp_eval(&v, &out[k], c1, 1), KP_OK);
+        cr_assert(isfinite(v) && fabs(v - 4) < 1e-9,
+                  "exact proposal %d is %g at x = 1", k, v);
+    }
+    free(vals);
+}
+
 Test(propose, same_output_for_any_thread_count, .fini = teardown)
 {
     load("physics", 3);
