@@ -39,31 +39,31 @@ void kp_propose_params_default(kp_propose_params_t *p)
 /* A library of monomials: exponents in halves (h = 2 * exponent), one row
    of nvars per monomial, and the column of its values on the rows. */
 typedef struct {
-    int n;          /* monomials */
-    int8_t *h;      /* n * nvars */
-    double *col;    /* n * rows */
+    int n;       /* monomials */
+    int8_t *h;   /* n * nvars */
+    double *col; /* n * rows */
 } pp_lib_t;
 
 typedef struct {
     int nvars;
     size_t rows;
-    double *x;      /* nvars * rows */
-    double *y;      /* rows */
-    pp_lib_t num[2]; /* numerators: [0] polynomials of low degree (a small
-                        library where greedy selection rarely goes wrong),
-                        [1] Laurent monomials of higher degree */
-    pp_lib_t den;    /* denominator monomials (non-negative exponents) */
-    int den_one;     /* index of the constant monomial in den */
-    int piv_limit;   /* rational fits for pivots den[0..piv_limit-1] */
-    int rat_laurent; /* rational fits with the Laurent numerators too */
+    double *x;         /* nvars * rows */
+    double *y;         /* rows */
+    pp_lib_t num[2];   /* numerators: [0] polynomials of low degree (a small
+                          library where greedy selection rarely goes wrong),
+                          [1] Laurent monomials of higher degree */
+    pp_lib_t den;      /* denominator monomials (non-negative exponents) */
+    int den_one;       /* index of the constant monomial in den */
+    int piv_limit;     /* rational fits for pivots den[0..piv_limit-1] */
+    int rat_laurent;   /* rational fits with the Laurent numerators too */
     int8_t pre[2][64]; /* power-law prefactors, exponents in halves */
     double *logx;      /* log|x_i| (nvars * rows) for the log transform */
     int logok[64];     /* x_i has no zero, so log|x_i| is finite */
     int npre;
 } pp_ctx_t;
 
-/* One fitted model: base (0: y, b > 0: y / prefactor b - 1), transform, numerator
-   library, pivot (index in den; the constant monomial with no other
+/* One fitted model: base (0: y, b > 0: y / prefactor b - 1), transform,
+   numerator library, pivot (index in den; the constant monomial with no other
    denominator terms means a polynomial), selected columns (index in the
    numerator library, or its size + den index for a denominator term) and
    their coefficients. */
@@ -202,7 +202,8 @@ static int lib_eval(pp_lib_t *L, const pp_ctx_t *c)
     return 0;
 }
 
-/* ---- transforms ------------------------------------------------------------ */
+/* ---- transforms ------------------------------------------------------------
+ */
 
 /* Writes T(v) for every row into t; 0 when a value is not finite (then the
    transform does not apply). *sign receives the common sign of the base
@@ -215,18 +216,30 @@ static int transform(double *t, int tr, const double *v, size_t n, int *sign)
         neg &= v[j] < 0;
     }
     *sign = neg ? -1 : 1;
-    if ((tr == T_SQ || tr == T_INVSQ || tr == T_SQRT || tr == T_LOG) &&
-        !pos && !neg)
+    if ((tr == T_SQ || tr == T_INVSQ || tr == T_SQRT || tr == T_LOG) && !pos &&
+        !neg)
         return 0;
     for (size_t j = 0; j < n; j++) {
         double a = fabs(v[j]);
         switch (tr) {
-        case T_ID: t[j] = v[j]; break;
-        case T_INV: t[j] = 1.0 / v[j]; break;
-        case T_SQ: t[j] = a * a; break;
-        case T_INVSQ: t[j] = 1.0 / (a * a); break;
-        case T_SQRT: t[j] = sqrt(a); break;
-        case T_LOG: t[j] = log(a); break;
+        case T_ID:
+            t[j] = v[j];
+            break;
+        case T_INV:
+            t[j] = 1.0 / v[j];
+            break;
+        case T_SQ:
+            t[j] = a * a;
+            break;
+        case T_INVSQ:
+            t[j] = 1.0 / (a * a);
+            break;
+        case T_SQRT:
+            t[j] = sqrt(a);
+            break;
+        case T_LOG:
+            t[j] = log(a);
+            break;
         default: /* exp: y = log(P) */
             t[j] = fabs(v[j]) <= 40 ? exp(v[j]) : NAN;
             break;
@@ -237,7 +250,8 @@ static int transform(double *t, int tr, const double *v, size_t n, int *sign)
     return 1;
 }
 
-/* ---- forward orthogonal least squares ---------------------------------------- */
+/* ---- forward orthogonal least squares
+ * ---------------------------------------- */
 
 /* Least squares for target t on the k columns cols[0..k-1] (rows each) by
    modified Gram-Schmidt on unit-scaled columns; coef receives the
@@ -313,9 +327,9 @@ static void ols_job(pp_cand_t *out, int kmax, const double *const *cols,
                     int ncols, const unsigned char *excluded, const double *t,
                     size_t rows, double *work)
 {
-    double *perp = work;                            /* ncols * rows */
-    double *r = perp + (size_t)ncols * rows;        /* rows */
-    double *lsw = r + rows;                         /* kmax * rows */
+    double *perp = work;                     /* ncols * rows */
+    double *r = perp + (size_t)ncols * rows; /* rows */
+    double *lsw = r + rows;                  /* kmax * rows */
     double *nrm = malloc(sizeof(double) * (size_t)ncols * 2);
     unsigned char *used = calloc((size_t)ncols, 1);
     for (int k = 0; k < kmax; k++)
@@ -400,7 +414,8 @@ static void ols_job(pp_cand_t *out, int kmax, const double *const *cols,
     free(used);
 }
 
-/* ---- expressions ------------------------------------------------------------- */
+/* ---- expressions
+ * ------------------------------------------------------------- */
 
 static int ex_cat(kp_expr_t *out, int op, const kp_expr_t *a,
                   const kp_expr_t *b)
@@ -525,8 +540,8 @@ static pp_coef_t coef_make(double v, int snap)
         return c;
     for (int64_t q = 1; q <= 6; q++) {
         double pv = rint(fabs(v) * (double)q);
-        if (pv >= 1 && pv <= 60 && fabs(fabs(v) * (double)q - pv) <=
-                                        1e-9 * fabs(v) * (double)q) {
+        if (pv >= 1 && pv <= 60 &&
+            fabs(fabs(v) * (double)q - pv) <= 1e-9 * fabs(v) * (double)q) {
             c.exact = 1;
             c.neg = v < 0;
             c.p = (int64_t)pv;
@@ -598,7 +613,8 @@ static int ex_sum(kp_expr_t *out, const kp_expr_t *terms, int lo, int hi)
 
 /* Sum of n terms with signs: (positive ones) - (negative ones); -1 when
    every term is negative (no unary minus is assumed in the grammar). */
-static int ex_signed_sum(kp_expr_t *out, kp_expr_t *t, const int *neg, int n)
+static int ex_signed_sum(kp_expr_t *out, const kp_expr_t *t, const int *neg,
+                         int n)
 {
     kp_expr_t pos[PP_MAX_TERMS + 1], ng[PP_MAX_TERMS + 1], a, b;
     int np = 0, nn = 0;
@@ -638,8 +654,7 @@ typedef struct {
    singularity at x = 1 that the linearised fit cannot see. Returns 0 and
    rewrites the lists, or -1 when they cannot be handled (then they stand
    as they are), -2 when the reduced form has too many terms. */
-static int cancel_gcd(pp_term_t *pt, int *np, pp_term_t *qt, int *nq,
-                      int nvars)
+static int cancel_gcd(pp_term_t *pt, int *np, pp_term_t *qt, int *nq, int nvars)
 {
     int shift[64] = {0};
     for (int side = 0; side < 2; side++)
@@ -676,7 +691,8 @@ static int cancel_gcd(pp_term_t *pt, int *np, pp_term_t *qt, int *nq,
             fmpq_mpoly_clear(m, ctx);
         }
     int rc = -1;
-    if (fmpq_mpoly_gcd(G, P, Q, ctx) && fmpq_mpoly_total_degree_si(G, ctx) > 0 &&
+    if (fmpq_mpoly_gcd(G, P, Q, ctx) &&
+        fmpq_mpoly_total_degree_si(G, ctx) > 0 &&
         fmpq_mpoly_divides(P, P, G, ctx) && fmpq_mpoly_divides(Q, Q, G, ctx)) {
         rc = 0;
         /* The common scale goes to Q's leading term, as the pivot's 1 did. */
@@ -767,8 +783,9 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
         }
         pp_term_t *t = s < num->n ? &pl[np++] : &ql[nq++];
         memset(t->h, 0, sizeof t->h);
-        memcpy(t->h, s < num->n ? num->h + (size_t)s * nv
-                                : x->den.h + (size_t)(s - num->n) * nv,
+        memcpy(t->h,
+               s < num->n ? num->h + (size_t)s * nv
+                          : x->den.h + (size_t)(s - num->n) * nv,
                (size_t)nv);
         t->c = cf;
     }
@@ -817,7 +834,8 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
     }
     kp_expr_t k;
     switch (c->tr) {
-    case T_ID: break;
+    case T_ID:
+        break;
     case T_INV:
         ex_leaf_rational(&k, 1, 1);
         if (ex_cat(&r, KP_OP_DIV, &k, &r))
@@ -886,7 +904,8 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
     return 0;
 }
 
-/* ---- driver ------------------------------------------------------------------- */
+/* ---- driver
+ * ------------------------------------------------------------------- */
 
 /* Power-law prefactors: least squares of log|y| on 1 and log|x_i| (the
    inputs without zeros), exponents rounded (1) to halves where within 0.15
@@ -940,8 +959,8 @@ static void find_prefactors(pp_ctx_t *c)
                 any = 1;
             }
         }
-        if (any && (c->npre == 0 ||
-                    memcmp(pre, c->pre[0], sizeof c->pre[0]) != 0))
+        if (any &&
+            (c->npre == 0 || memcmp(pre, c->pre[0], sizeof c->pre[0]) != 0))
             c->npre++;
     }
 done:
@@ -1136,8 +1155,8 @@ static void ols_backward(pp_cand_t *out, int kmax, const double *const *cols,
    full fit contains the true terms, and pruning keeps them. work holds
    rows * ncols + 2 ncols^2 + 4 ncols doubles. */
 static void ols_prune(pp_cand_t *out, int kmax, const double *const *cols,
-                      int ncols, const unsigned char *excluded,
-                      const double *t, size_t rows, double *work)
+                      int ncols, const unsigned char *excluded, const double *t,
+                      size_t rows, double *work)
 {
     int *S = malloc(sizeof(int) * (size_t)ncols), k = 0;
     if (S == NULL)
@@ -1231,12 +1250,15 @@ static void ols_prune(pp_cand_t *out, int kmax, const double *const *cols,
         /* diag((R^T R)^-1) from the rows of R^-1: the residual grows by
            cf_i^2 / dg_i when column i goes. */
         for (int i = k - 1; i >= 0; i--) {
-            Ri[(size_t)i * nc + (size_t)i] = 1.0 / R[(size_t)i * nc + (size_t)i];
+            Ri[(size_t)i * nc + (size_t)i] =
+                1.0 / R[(size_t)i * nc + (size_t)i];
             for (int j = i + 1; j < k; j++) {
                 double v = 0;
                 for (int l = i + 1; l <= j; l++)
-                    v += R[(size_t)i * nc + (size_t)l] * Ri[(size_t)l * nc + (size_t)j];
-                Ri[(size_t)i * nc + (size_t)j] = -v / R[(size_t)i * nc + (size_t)i];
+                    v += R[(size_t)i * nc + (size_t)l] *
+                         Ri[(size_t)l * nc + (size_t)j];
+                Ri[(size_t)i * nc + (size_t)j] =
+                    -v / R[(size_t)i * nc + (size_t)i];
             }
         }
         int drop = 0;
@@ -1244,7 +1266,8 @@ static void ols_prune(pp_cand_t *out, int kmax, const double *const *cols,
         for (int i = 0; i < k; i++) {
             double d = 0;
             for (int j = i; j < k; j++)
-                d += Ri[(size_t)i * nc + (size_t)j] * Ri[(size_t)i * nc + (size_t)j];
+                d += Ri[(size_t)i * nc + (size_t)j] *
+                     Ri[(size_t)i * nc + (size_t)j];
             dg[i] = cf[i] * cf[i] / d;
             if (dg[i] < best) {
                 best = dg[i];
@@ -1345,8 +1368,9 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
         goto done;
     for (int b = 0; b < nbase; b++) {
         for (size_t j = 0; j < c.rows; j++)
-            tv[j] = b ? c.y[j] / monomial_at(c.pre[b - 1], c.x, nvars, c.rows, j)
-                      : c.y[j];
+            tv[j] =
+                b ? c.y[j] / monomial_at(c.pre[b - 1], c.x, nvars, c.rows, j)
+                  : c.y[j];
         for (int t = 0; t < T_COUNT; t++)
             okt[b * T_COUNT + t] =
                 transform(tg + c.rows * (size_t)(b * T_COUNT + t), t, tv,
@@ -1361,6 +1385,7 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
         goto done;
     int ncols = (c.num[0].n > c.num[1].n ? c.num[0].n : c.num[1].n) +
                 (c.den.n > nvars ? c.den.n : nvars);
+    /* cppcheck-suppress unreadVariable ; read by the pragma below */
     int nth = prm->threads > 0 ? prm->threads : omp_get_max_threads();
     int nback = njobs < 48 ? njobs : 48, fail = 0, nprune = 0, prune[6];
 #pragma omp parallel num_threads(nth) reduction(| : fail)
@@ -1368,13 +1393,13 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
         const double **cp = malloc(sizeof(double *) * (size_t)ncols);
         unsigned char *ex = malloc((size_t)ncols);
         double *tcol = malloc(sizeof(double) * c.rows * (size_t)(c.den.n + 1));
-        double *work = malloc(sizeof(double) *
-                              (c.rows * (size_t)(ncols + 2 * K + 2) +
-                               2 * (size_t)ncols * (size_t)ncols +
-                               4 * (size_t)ncols));
+        double *work =
+            malloc(sizeof(double) *
+                   (c.rows * (size_t)(ncols + 2 * K + 2) +
+                    2 * (size_t)ncols * (size_t)ncols + 4 * (size_t)ncols));
         if (!cp || !ex || !tcol || !work)
             fail = 1;
-        /* Forward selection for every job. */
+            /* Forward selection for every job. */
 #pragma omp for schedule(dynamic, 1)
         for (int job = 0; job < njobs; job++) {
             pp_job_t j = job_decode(&c, job);
@@ -1433,11 +1458,11 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
             if (j.lib == 0 && j.piv >= 0 && r < 16 &&
                 c.num[0].n + c.den.n <= 72) {
                 int nc = job_columns(&c, &j, tg, cp, ex, tcol, &target);
-                ols_prune(cand + (size_t)job * (size_t)K, K, cp, nc, ex,
-                          target, c.rows, work);
+                ols_prune(cand + (size_t)job * (size_t)K, K, cp, nc, ex, target,
+                          c.rows, work);
             }
-            ols_backward(cand + (size_t)job * (size_t)K, K, cp, target,
-                         c.rows, work);
+            ols_backward(cand + (size_t)job * (size_t)K, K, cp, target, c.rows,
+                         work);
         }
         free(cp);
         free(ex);

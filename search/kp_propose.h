@@ -3,8 +3,8 @@
 
    Many laws are, after a simple transform T of the target, a sparse
    polynomial or rational function of the inputs: T(y) = P(x) / Q(x) with
-   few monomials, T one of y, 1/y, y^2, 1/y^2, sqrt(y), log(y), exp(y). Given rows
-   (x, y), kp_propose fits such models by forward orthogonal least squares
+   few monomials, T one of y, 1/y, y^2, 1/y^2, sqrt(y), log(y), exp(y). Given
+   rows (x, y), kp_propose fits such models by forward orthogonal least squares
    (greedy term selection, as FFX and uDSR's linear models do) over a
    library of Laurent monomials: P directly when Q = 1, and rational P / Q
    through the linearised equation T(y) n0(x) = P(x) - T(y) (Q(x) - n0(x)),

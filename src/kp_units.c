@@ -40,8 +40,8 @@ typedef struct {
 static int up_fail(up_t *p, const char *msg)
 {
     if (!p->bad)
-        kp_error_set(p->err, KP_EINPUT, p->what, 1, (long)p->pos + 1,
-                     "%s", msg);
+        kp_error_set(p->err, KP_EINPUT, p->what, 1, (long)p->pos + 1, "%s",
+                     msg);
     p->bad = 1;
     return -1;
 }
@@ -149,10 +149,12 @@ static int up_atom(up_t *p, kp_dim_t *d)
     size_t len = p->pos - start;
     const char *name = p->s + start;
     for (size_t k = 0; k < sizeof derived / sizeof derived[0]; k++) {
-        if (strlen(derived[k].name) != len || strncmp(derived[k].name, name, len))
+        if (strlen(derived[k].name) != len ||
+            strncmp(derived[k].name, name, len))
             continue;
         static const char *si[4] = {"kg", "m", "s", "A"};
-        int pw[4] = {derived[k].kg, derived[k].m, derived[k].s, derived[k].a};
+        const int pw[4] = {derived[k].kg, derived[k].m, derived[k].s,
+                           derived[k].a};
         for (int i = 0; i < 4; i++) {
             if (pw[i] == 0)
                 continue;
@@ -257,7 +259,9 @@ void kp_units_format(char *buf, size_t n, const kp_units_t *u,
             int e = d->e[i] * sign;
             if (e <= 0)
                 continue;
-            const char *op = !any ? (sign < 0 ? "1/" : "") : sign < 0 ? "/" : "*";
+            const char *op = !any       ? (sign < 0 ? "1/" : "")
+                             : sign < 0 ? "/"
+                                        : "*";
             int w;
             if (e == KP_UNITS_DEN)
                 w = snprintf(buf + k, n - k, "%s%s", op, u->base[i]);

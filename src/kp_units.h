@@ -37,8 +37,8 @@ typedef struct {
 } kp_dim_t;
 
 typedef struct {
-    int ncols;                 /* columns described */
-    kp_dim_t *dim;             /* dim[j]: dimension of column j */
+    int ncols;     /* columns described */
+    kp_dim_t *dim; /* dim[j]: dimension of column j */
     int nbase;
     char base[KP_UNITS_MAX_BASE][16]; /* names of the base dimensions */
 } kp_units_t;

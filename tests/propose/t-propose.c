@@ -5,9 +5,9 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
+#include "../kp_test.h"
 #include "kp_eval.h"
 #include "kp_propose.h"
-#include "../kp_test.h"
 
 #define N 300
 #define MAXV 4
@@ -118,8 +118,8 @@ Test(propose, inverse_square_root_transform, .fini = teardown)
     inputs(3, 1, 5);
     for (int i = 0; i < N; i++) {
         xs[2][i] += 5; /* c > b keeps the root real */
-        ys[i] = xs[0][i] / sqrt(1 - xs[1][i] * xs[1][i] /
-                                        (xs[2][i] * xs[2][i]));
+        ys[i] =
+            xs[0][i] / sqrt(1 - xs[1][i] * xs[1][i] / (xs[2][i] * xs[2][i]));
     }
     int n = propose(3, 0);
     all_valid_and_distinct(n);
@@ -131,8 +131,8 @@ Test(propose, logarithm_transform_with_prefactor, .fini = teardown)
     load("physics", 2);
     inputs(2, 1, 3);
     for (int i = 0; i < N; i++) /* a Gaussian in a of width b */
-        ys[i] = exp(-xs[0][i] * xs[0][i] / (2 * xs[1][i] * xs[1][i])) /
-                xs[1][i];
+        ys[i] =
+            exp(-xs[0][i] * xs[0][i] / (2 * xs[1][i] * xs[1][i])) / xs[1][i];
     int n = propose(2, 0);
     all_valid_and_distinct(n);
     cr_assert_geq(exact_index(n), 0, "exp(-a^2/(2b^2))/b not proposed");
@@ -206,8 +206,7 @@ Test(propose, nothing_to_propose_and_bad_arguments, .fini = teardown)
     kp_propose_params_t p;
     kp_propose_params_default(&p);
     int n = -1;
-    cr_assert_eq(kp_propose(out, CAP, &n, &g, cols, 1, ys, 5, &p, NULL),
-                 KP_OK);
+    cr_assert_eq(kp_propose(out, CAP, &n, &g, cols, 1, ys, 5, &p, NULL), KP_OK);
     cr_assert_eq(n, 0, "5 rows are too few to fit anything");
     cr_assert_eq(kp_propose(out, 0, &n, &g, cols, 1, ys, N, &p, NULL), KP_OK);
     cr_assert_eq(n, 0);
