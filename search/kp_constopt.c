@@ -41,6 +41,9 @@ void kp_constopt_params_default(kp_constopt_params_t *p)
     p->screen = 8;
     p->snap_aic = 0;
     p->snap_loose = 0;
+    p->snap_penalty = 0;
+    p->snap_min_bits = 0;
+    p->snap_max_bits = 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -694,7 +697,8 @@ static int cmp_complexity(const void *a, const void *b)
 
 /* Candidates for constant x: 0 first when x is negligible, then
    kp_recognize's forms, simplest first. */
-static int snap_candidates(kp_recog_t *out, double x, double rel_tol)
+static int snap_candidates(kp_recog_t *out, double x, double rel_tol,
+                           double min_bits, double max_bits)
 {
     int nc = 0;
     if (x == 0)
@@ -707,7 +711,15 @@ static int snap_candidates(kp_recog_t *out, double x, double rel_tol)
         out[0].q = 1;
         nc = 1;
     }
-    int r = kp_recognize(out + nc, SNAP_MAX_RECOG, x, rel_tol, NULL);
+    int r = kp_recognize_bits(out + nc, SNAP_MAX_RECOG, x, rel_tol, min_bits,
+                              NULL);
+    if (r > 0 && max_bits > 0) { /* only simple forms */
+        int m = 0;
+        for (int i = 0; i < r; i++)
+            if (out[nc + i].complexity <= max_bits)
+                out[nc + m++] = out[nc + i];
+        r = m;
+    }
     if (r > 0) {
         qsort(out + nc, (size_t)r, sizeof *out, cmp_complexity);
         nc += r;
@@ -754,6 +766,8 @@ int kp_constopt_snap_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
                  + KP_CONSTOPT_SNAP_ATOL * ymean2;
     double L0 = L;
     int removed = 0; /* free constants snapped so far */
+    /* per constant removed: Akaike's 2, or the caller's (log n: Schwarz) */
+    double pen = q.snap_penalty > 0 ? q.snap_penalty : 2.0;
     q.restarts = 0;
 
     kp_expr_t cur = *e, trial, sub;
@@ -761,7 +775,10 @@ int kp_constopt_snap_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
     int t = 0, pool;
     for (int pos; (pos = free_const_pos(&cur, t, &pool)) >= 0;) {
         double x = cur.c[pool].value;
-        int nc = snap_candidates(cand, x, rel_tol);
+        int nc = snap_candidates(cand, x, rel_tol,
+                                 q.snap_min_bits > 0 ? q.snap_min_bits
+                                                     : KP_RECOG_MIN_BITS,
+                                 q.snap_max_bits);
         if (nc > q.max_cands)
             nc = q.max_cands;
         int accepted = 0;
@@ -794,7 +811,7 @@ int kp_constopt_snap_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
                                     KP_CONSTOPT_SNAP_ATOL * ymean2);
             if (q.snap_aic && n > 0) {
                 int k = kp_expr_nfree(&cur) - kp_expr_nfree(&trial) + removed;
-                double aic = L0 * exp(2.0 * k / (double)n)
+                double aic = L0 * exp(pen * k / (double)n)
                              + KP_CONSTOPT_SNAP_ATOL * ymean2;
                 if (aic > lim)
                     lim = aic;
@@ -806,7 +823,7 @@ int kp_constopt_snap_ws(kp_constopt_ws_t *ws, kp_expr_t *e,
                 thr = L0 * (1 + KP_CONSTOPT_SNAP_RTOL)
                       + KP_CONSTOPT_SNAP_ATOL * ymean2;
                 if (q.snap_aic && n > 0)
-                    thr = fmax(thr, L0 * exp(2.0 * removed / (double)n)
+                    thr = fmax(thr, L0 * exp(pen * removed / (double)n)
                                         + KP_CONSTOPT_SNAP_ATOL * ymean2);
                 if (q.snap_loose > 0)
                     thr = fmax(thr, L0 * q.snap_loose +

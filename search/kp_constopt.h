@@ -82,6 +82,13 @@ typedef struct {
                           n log(L_snap / L) <= 2 per constant removed (the
                           snapped formula has fewer parameters; on noisy or
                           rounded data its loss cannot match a fit's) */
+    double snap_penalty; /* snap_aic: the criterion's penalty per constant
+                            (0: Akaike's 2; log n gives Schwarz's BIC,
+                            which selects the true model consistently) */
+    double snap_min_bits; /* snap: significance a recognised form needs
+                             (kp_recognize_bits); 0: KP_RECOG_MIN_BITS */
+    double snap_max_bits; /* snap: > 0 tries only forms of at most this
+                             complexity (kp_recog_t.complexity, bits) */
     double snap_loose; /* snap: > 0 also accepts a loss up to snap_loose
                           times the input loss (for proposing exact forms
                           to a verifier, which decides; 0: off) */

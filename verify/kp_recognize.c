@@ -133,6 +133,7 @@ typedef struct {
     kp_recog_t c[KP_RECOG_POOL];
     int n;
     double x, tol;
+    double min_bits; /* significance a candidate needs */
 } pool_t;
 
 static void pool_add(pool_t *pl, kp_recog_t *c)
@@ -145,7 +146,7 @@ static void pool_add(pool_t *pl, kp_recog_t *c)
         return;
     c->complexity = complexity(c);
     c->score = -log2(fmax(c->rel_err, KP_RECOG_ERR_FLOOR)) - c->complexity;
-    if (c->score < KP_RECOG_MIN_BITS)
+    if (c->score < pl->min_bits)
         return;
     for (int i = 0; i < pl->n; i++) {
         kp_recog_t *o = &pl->c[i];
@@ -231,7 +232,7 @@ static void cf_scan(pool_t *pl, double y, const kp_recog_t *tmpl,
         double e = fabs(h / k - y) / y;
         if (h >= 1 && e <= pl->tol * 1.01 &&
             -log2(fmax(e, KP_RECOG_ERR_FLOOR)) - bits_rat((int64_t)h, (int64_t)k) -
-                    base_bits >= KP_RECOG_MIN_BITS - 0.01) {
+                    base_bits >= pl->min_bits - 0.01) {
             kp_recog_t c = *tmpl;
             c.p = (int64_t)h;
             c.q = (int64_t)k;
@@ -413,6 +414,13 @@ static int cmp_cand(const void *pa, const void *pb)
 int kp_recognize(kp_recog_t *out, int max_out, double x, double rel_tol,
                  kp_error_t *err)
 {
+    return kp_recognize_bits(out, max_out, x, rel_tol, KP_RECOG_MIN_BITS,
+                             err);
+}
+
+int kp_recognize_bits(kp_recog_t *out, int max_out, double x, double rel_tol,
+                      double min_bits, kp_error_t *err)
+{
     if (!isfinite(x))
         return -kp_error_set(err, KP_EINPUT, NULL, 0, 0,
                              "recognize: value is not finite");
@@ -441,6 +449,7 @@ int kp_recognize(kp_recog_t *out, int max_out, double x, double rel_tol,
     pl->n = 0;
     pl->x = x;
     pl->tol = fmax(rel_tol, 4 * DBL_EPSILON);
+    pl->min_bits = min_bits;
     int sign = x > 0 ? 1 : -1;
     double ax = fabs(x);
     scan_products(pl, ax, sign);

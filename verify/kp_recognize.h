@@ -105,6 +105,13 @@ typedef struct {
 int kp_recognize(kp_recog_t *out, int max_out, double x, double rel_tol,
                  kp_error_t *err);
 
+/* kp_recognize with another significance threshold than
+   KP_RECOG_MIN_BITS: lower it only when something else decides between the
+   candidates (a model-selection test on the data, or the exact verifier),
+   since below it spurious matches are common. */
+int kp_recognize_bits(kp_recog_t *out, int max_out, double x, double rel_tol,
+                      double min_bits, kp_error_t *err);
+
 /* Sets *out to the rational p/q with the smallest denominator q <= max_den
    (and |p| <= 2^53) such that |p/q - x| <= rel_tol * |x|; x == 0 gives 0/1.
    No significance test: this is the plain "snap to a simple fraction".
