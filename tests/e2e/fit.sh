@@ -87,4 +87,14 @@ expect_status 2 "bad unit" "$KEPLER" fit "$T/u.csv" --units 'm,s^x,kg,N' --quiet
 expect_err_line -- '--units:1:5: ' "bad exponent located"
 expect_status 2 "bad --propose" "$KEPLER" fit "$T/u.csv" --propose maybe --quiet
 
+# Noisy data: the wider BIC snapping pass names the constants (the law is
+# exp(-x^2/2) * 3/2; the noise is 1% of the signal, deterministic).
+awk 'BEGIN { print "x,y"; for (i = 1; i <= 400; i++) {
+    x = -2 + 4 * i / 400; n = sin(i * 12.9898) * 43758.5453; n = n - int(n)
+    printf "%.6f,%.8g\n", x, 1.5 * exp(-x * x / 2) * (1 + 0.02 * (n - 0.5)) } }' >"$T/noisy.csv"
+expect_status 0 "noisy fit" "$KEPLER" fit "$T/noisy.csv" --time 30 --seed 2 \
+    --json "$T/noisy.json" --quiet
+grep -A3 '"best"' "$T/noisy.json" | grep '"expr"' | grep -q 'x\*\*2/2' && ok ||
+    bad "noisy fit: exponent not snapped to x**2/2: $(grep -A3 '"best"' "$T/noisy.json" | grep '"expr"')"
+
 finish
