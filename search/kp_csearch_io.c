@@ -103,6 +103,7 @@ static void put_sym(kp_ck_wbuf_t *b, const cs_island_t *isl)
     kp_ck_put_i32(b, s->group);
     kp_ck_put_u64(b, s->step);
     kp_ck_put_u64(b, s->last_gain);
+    kp_ck_put_u64(b, s->last_best);
     kp_ck_put_u64(b, s->traj_best);
     kp_ck_put_u64(b, s->best_size);
     kp_ck_put_bits(b, s->best, s->norb);
@@ -133,6 +134,7 @@ static void get_sym(kp_ck_rbuf_t *r, cs_island_t *isl, const cs_ctx_t *c)
     kp_sym_t *s = &isl->sym;
     s->step = kp_ck_get_u64(r);
     s->last_gain = kp_ck_get_u64(r);
+    s->last_best = kp_ck_get_u64(r);
     s->traj_best = kp_ck_get_u64(r);
     s->best_size = kp_ck_get_u64(r);
     kp_ck_get_bits(r, s->best, s->norb);

@@ -13,11 +13,13 @@
 
    The search is tabu search with add-and-repair moves over orbits: every
    step adds the admissible orbit (cnt[r] small) whose addition, after
-   removing the fewest elements needed to make room (a greedy cover of the
-   lines it would close), gains most; removed orbits are tabu for a while,
+   removing the orbits needed to make room (a greedy cover of the lines it
+   would close), gains most, an orbit of m elements being worth sqrt(m)
+   (a move to a new best size always wins); removed orbits are tabu for a while,
    unless adding them would beat the best. When a trajectory has not
    improved for a while, a random part of it is removed (iterated local
-   search). Everything is integer; a result is valid by construction (and
+   search); when no new best has come for longer, the search starts over
+   from the empty object. Everything is integer; a result is valid by construction (and
    tests check it with the problem's verifier).
 
    Ownership: kp_sym_init/kp_sym_clear. ws is the caller's problem
@@ -47,6 +49,7 @@ typedef struct {
     uint32_t *ostart;   /* norb + 1: members of orbit o are */
     uint32_t *opts;     /*   opts[ostart[o] .. ostart[o+1]-1], smallest first */
     uint8_t *bad;       /* norb: the orbit has a line of its own */
+    double *value;      /* norb: what an orbit is worth to a move */
     uint32_t *tstart;   /* norb + 1: the orbits on a line with two elements */
     uint32_t *tw;       /*   of orbit o: tw[tstart[o] .. tstart[o+1]-1] */
     void *ws;
@@ -62,6 +65,7 @@ typedef struct {
     uint64_t *tabu;     /* norb: step until which the orbit may not come back */
     uint64_t step;
     uint64_t last_gain; /* step of the trajectory's last improvement */
+    uint64_t last_best; /* step of the last new best */
     size_t traj_best;   /* best size since the last perturbation */
     uint8_t *best;      /* norb: best union so far */
     size_t best_size;
