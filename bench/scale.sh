@@ -4,7 +4,7 @@
 # 1 rank x 2 threads and 2 ranks x 1 thread (mpirun), over several seeds,
 # and the migration traffic rank 0 sends per second.
 #
-#   fit:    y = x*sin(z) + z**2/2 on 60 exact rows (12 significant
+#   fit:    y = sin(x)*cos(z) + x/z on 60 exact rows (12 significant
 #           digits), stopped as soon as the verifier proves a formula
 #           exact. 2 ranks is a different search (each rank has its own
 #           --islands islands and policy samples), so both the time and
@@ -37,7 +37,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/scale.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 awk 'BEGIN { print "x,z,y"; for (i = 1; i <= 60; i++) {
     x = 0.5 + (i * 13 % 29) / 10; z = 0.3 + (i * 7 % 17) / 8
-    printf "%.4f,%.4f,%.12g\n", x, z, x * sin(z) + z * z / 2 } }' >"$dir/p.csv"
+    printf "%.4f,%.4f,%.12g\n", x, z, sin(x) * cos(z) + x / z } }' >"$dir/p.csv"
 mpi=no
 config=$(dirname "$KEPLER")/config.h
 grep -q '^#define KP_HAVE_MPI 1' "$config" 2>/dev/null && command -v mpirun >/dev/null && mpi=yes
@@ -58,7 +58,7 @@ run() {
     else
         "$@" >"$dir/out" 2>"$dir/err"
     fi
-    cpu=$(awk '{ printf "%.1f", $1 + $2 }' "$dir/time" 2>/dev/null)
+    cpu=$(tail -n 1 "$dir/time" 2>/dev/null | awk '{ printf "%.1f", $1 + $2 }')
     bps=$(sed -n 's/.*(\([0-9]*\) bytes\/s).*/\1/p' "$dir/err")
     if [ "$kind" = fit ]; then
         s=$(field seconds "$dir/out.json"); r=$(field rounds "$dir/out.json")

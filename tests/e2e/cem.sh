@@ -41,10 +41,7 @@ cmp -s "$T/e1.json" "$T/e2.json" && cmp -s "$T/e1.sum" "$T/e2.sum" && ok ||
     --checkpoint "$T/k.ckpt" --checkpoint-every 0.5 --out "$T/never.json" \
     >/dev/null 2>&1 &
 pid=$!
-for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-    sleep 0.25
-    [ -s "$T/k.ckpt" ] && break
-done
+wait_for_file "$T/k.ckpt"
 sleep 1.5
 kill -KILL $pid
 wait $pid 2>/dev/null

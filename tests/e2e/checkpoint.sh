@@ -30,10 +30,7 @@ cmp -s "$T/a.cmp" "$T/b.cmp" && ok || bad "resumed run differs: $(diff "$T/a.cmp
 "$KEPLER" fit "$T/d.csv" $small --time 120 --checkpoint "$T/run.ckpt" \
     --checkpoint-every 0.5 --json "$T/never.json" >/dev/null 2>&1 &
 pid=$!
-for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-    sleep 0.25
-    [ -s "$T/run.ckpt" ] && break
-done
+wait_for_file "$T/run.ckpt"
 sleep 2
 kill -KILL $pid
 wait $pid 2>/dev/null
@@ -147,10 +144,7 @@ cmp -s "$T/eu.json" "$T/er.json" && ok || bad "max-evals resume differs"
     --checkpoint "$T/srun.ckpt" --checkpoint-every 0.5 --out "$T/never.json" \
     >/dev/null 2>&1 &
 pid=$!
-for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-    sleep 0.25
-    [ -s "$T/srun.ckpt" ] && break
-done
+wait_for_file "$T/srun.ckpt"
 sleep 2
 kill -KILL $pid
 wait $pid 2>/dev/null

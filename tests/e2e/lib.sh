@@ -37,6 +37,17 @@ expect_err_line() {
         bad "$2: stderr '$(head -c 300 "$T/err")' does not match /$1/ on one line"; fi
 }
 
+# wait_for_file FILE: waits until FILE exists and is not empty (at most
+# 300 s: a slow or loaded machine, or a sanitizer build, only makes it
+# take longer, never fail).
+wait_for_file() {
+    i=0
+    while [ ! -s "$1" ] && [ "$i" -lt 1200 ]; do
+        sleep 0.25
+        i=$((i + 1))
+    done
+}
+
 finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]

@@ -37,6 +37,12 @@ expect_status 0 "one process" "$KEPLER" fit "$T/d.csv" $small --rounds 4 \
 expect_status 0 "two ranks" mpi2 fit "$T/d.csv" $small --rounds 4 \
     --json "$T/two.json"
 grep -q '"rounds": 4' "$T/two.json" && ok || bad "two-rank JSON written"
+# One rank under mpirun is the single-process run.
+expect_status 0 "one rank under mpirun" mpirun -np 1 "$KEPLER" fit "$T/d.csv" \
+    $small --rounds 4 --json "$T/one-mpi.json"
+strip "$T/one.json" >"$T/o1.cmp"
+strip "$T/one-mpi.json" >"$T/o2.cmp"
+cmp -s "$T/o1.cmp" "$T/o2.cmp" && ok || bad "mpirun -np 1 differs from a plain run"
 e1=$(evals "$T/one.json"); e2=$(evals "$T/two.json")
 # Evaluations are summed over ranks: two ranks do about twice the work.
 [ "$e2" -gt $((e1 * 3 / 2)) ] && ok || bad "evaluations: 1 rank $e1, 2 ranks $e2"
@@ -81,6 +87,9 @@ for topo in ring random; do
         bad "search: 2 ranks x 3 islands differ from 1 x 6 ($topo)"
     expect_status 0 "two-rank certificate verifies" "$KEPLER" verify "$T/s2-$topo.json"
 done
+expect_status 0 "search, one rank under mpirun" mpirun -np 1 "$KEPLER" search \
+    capset --n 6 --seed 7 --rounds 6 --quiet --islands 6 --out "$T/s1-mpi1.json"
+cmp -s "$T/s1-ring.json" "$T/s1-mpi1.json" && ok || bad "search: mpirun -np 1 differs"
 cs="capset --n 6 --seed 7 --rounds 6 --islands 3"
 expect_status 0 "search summary, one process" "$KEPLER" search $cs --islands 6
 summary "$T/out" >"$T/sum1"
