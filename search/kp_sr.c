@@ -601,19 +601,69 @@ static void migrate(sr_state_t *st, const kp_sr_params_t *p, int round,
     free(snap);
 }
 
-/* Re-scores every archive entry of src on all rows with its own tuned
-   constants and offers it to dst with the full-data MSE. */
-static void merge_full(kp_pareto_t *dst, const kp_pareto_t *src,
-                       const double *const *cols, const double *y,
-                       size_t nrows, double var_y)
+/* Mini-batch confirmation: a candidate found on the batch (loss
+   batch_loss, normalised by the batch variance, hence the factor scale to
+   the all-rows normaliser) is worth scoring on all rows unless the archive
+   already holds it at its complexity, or holds a formula there whose
+   all-rows loss is clearly below its batch estimate (batch losses scatter
+   by a few percent on a 2000-row batch; 1.5x leaves room for that). The
+   test reads only the archive as it was before the round's inserts, so the
+   result does not depend on the order of evaluation. */
+static int worth_confirming(const kp_pareto_t *a, const kp_expr_t *e, int c,
+                            double batch_loss, double scale)
 {
-    for (int c = 1; c <= src->max_complexity; c++) {
-        if (!src->used[c])
-            continue;
-        double mse = kp_eval_mse(&src->slot[c].e, cols, y, nrows);
-        kp_pareto_insert(dst, &src->slot[c].e, c,
-                         isfinite(mse) ? mse / var_y : INFINITY);
+    if (!isfinite(batch_loss) || c < 1 || c > a->max_complexity)
+        return 0;
+    if (!a->used[c])
+        return 1;
+    if (kp_expr_equal(&a->slot[c].e, e))
+        return 0;
+    return batch_loss * scale <= 1.5 * a->slot[c].loss;
+}
+
+typedef struct {
+    const kp_expr_t *e;
+    int complexity;
+    double loss; /* all rows, normalised */
+} sr_confirm_t;
+
+/* Scores the candidates of the round (island archives, then policy
+   samples) that pass worth_confirming on all rows, in parallel, and
+   inserts them into the global archive in index order. */
+static void confirm_batch(kp_sr_result_t *r, sr_state_t *st, int nsamples,
+                          const double *const *cols, const double *y,
+                          size_t nrows, double var_all, double scale,
+                          int nthreads)
+{
+    int cap = 0, n = 0;
+    for (int i = 0; i < st->nisl; i++)
+        cap += st->isl[i].archive.max_complexity;
+    cap += nsamples;
+    sr_confirm_t *cd = malloc(sizeof *cd * (size_t)(cap > 0 ? cap : 1));
+    if (cd == NULL)
+        return;
+    for (int i = 0; i < st->nisl; i++) {
+        const kp_pareto_t *src = &st->isl[i].archive;
+        for (int c = 1; c <= src->max_complexity; c++)
+            if (src->used[c] &&
+                worth_confirming(&r->archive, &src->slot[c].e, c,
+                                 src->slot[c].loss, scale))
+                cd[n++] = (sr_confirm_t){&src->slot[c].e, c, INFINITY};
     }
+    for (int i = 0; i < nsamples; i++) {
+        const kp_indiv_t *smp = &st->sp.samples[i];
+        if (worth_confirming(&r->archive, &smp->e, smp->complexity,
+                             smp->loss, scale))
+            cd[n++] = (sr_confirm_t){&smp->e, smp->complexity, INFINITY};
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (int k = 0; k < n; k++) {
+        double mse = kp_eval_mse(cd[k].e, cols, y, nrows);
+        cd[k].loss = isfinite(mse) ? mse / var_all : INFINITY;
+    }
+    for (int k = 0; k < n; k++)
+        kp_pareto_insert(&r->archive, cd[k].e, cd[k].complexity, cd[k].loss);
+    free(cd);
 }
 
 /* Asks the caller's verifier about archive entries whose loss is below
@@ -1134,25 +1184,22 @@ int kp_sr_run(kp_sr_result_t *r, const kp_grammar_t *g,
             evals += st.isl[i].evals;
             rows += st.isl[i].rows;
             st.isl[i].evals = st.isl[i].rows = 0;
-            if (batching) {
-                merge_full(&r->archive, &st.isl[i].archive, cols, y, nrows,
-                           var_all);
+            if (!batching)
+                kp_pareto_merge(&r->archive, &st.isl[i].archive);
+        }
+        if (batching) {
+            confirm_batch(r, &st, nsamples, cols, y, nrows, var_all,
+                          f.var_y / var_all, nthreads);
+            for (int i = 0; i < st.nisl; i++) {
                 kp_pareto_clear(&st.isl[i].archive);
                 kp_pareto_init(&st.isl[i].archive, p->max_complexity);
-            } else {
-                kp_pareto_merge(&r->archive, &st.isl[i].archive);
             }
-        }
-        for (int i = 0; i < nsamples; i++) {
-            const kp_indiv_t *s = &st.sp.samples[i];
-            if (!isfinite(s->loss))
-                continue;
-            if (batching) {
-                double mse = kp_eval_mse(&s->e, cols, y, nrows);
-                kp_pareto_insert(&r->archive, &s->e, s->complexity,
-                                 mse / var_all);
-            } else {
-                kp_pareto_insert(&r->archive, &s->e, s->complexity, s->loss);
+        } else {
+            for (int i = 0; i < nsamples; i++) {
+                const kp_indiv_t *s = &st.sp.samples[i];
+                if (isfinite(s->loss))
+                    kp_pareto_insert(&r->archive, &s->e, s->complexity,
+                                     s->loss);
             }
         }
         if (st.have_policy) {
