@@ -23,7 +23,24 @@
 #define PP_MAX_TERMS 16
 #define PP_MAX_DEG 6
 
-enum { T_ID, T_INV, T_SQ, T_INVSQ, T_SQRT, T_LOG, T_EXP, T_COUNT };
+enum {
+    T_ID,
+    T_INV,
+    T_SQ,
+    T_INVSQ,
+    T_SQRT,
+    T_LOG,
+    T_EXP,
+    T_LOGLOG, /* log|log|y||: y = exp(+-C prod x_i^a_i), as n0 exp(-m g x /
+                 (k T)) once divided by its prefactor n0 */
+    T_COUNT
+};
+
+/* Transforms whose fits take log|x_i| columns (power-law factors). */
+static int takes_logs(int tr)
+{
+    return tr == T_LOG || tr == T_LOGLOG;
+}
 
 void kp_propose_params_default(kp_propose_params_t *p)
 {
@@ -207,18 +224,27 @@ static int lib_eval(pp_lib_t *L, const pp_ctx_t *c)
 
 /* Writes T(v) for every row into t; 0 when a value is not finite (then the
    transform does not apply). *sign receives the common sign of the base
-   for the transforms that need one. */
+   for the transforms that need one, and for T_LOGLOG twice that when
+   log|v| is negative. */
 static int transform(double *t, int tr, const double *v, size_t n, int *sign)
 {
-    int pos = 1, neg = 1;
+    int pos = 1, neg = 1, lpos = 1, lneg = 1;
     for (size_t j = 0; j < n; j++) {
         pos &= v[j] > 0;
         neg &= v[j] < 0;
+        lpos &= fabs(v[j]) > 1;
+        lneg &= fabs(v[j]) < 1;
     }
     *sign = neg ? -1 : 1;
-    if ((tr == T_SQ || tr == T_INVSQ || tr == T_SQRT || tr == T_LOG) && !pos &&
-        !neg)
+    if ((tr == T_SQ || tr == T_INVSQ || tr == T_SQRT || takes_logs(tr)) &&
+        !pos && !neg)
         return 0;
+    if (tr == T_LOGLOG) {
+        if (!lpos && !lneg)
+            return 0;
+        if (lneg)
+            *sign *= 2;
+    }
     for (size_t j = 0; j < n; j++) {
         double a = fabs(v[j]);
         switch (tr) {
@@ -240,8 +266,11 @@ static int transform(double *t, int tr, const double *v, size_t n, int *sign)
         case T_LOG:
             t[j] = log(a);
             break;
-        default: /* exp: y = log(P) */
+        case T_EXP: /* y = log(P) */
             t[j] = fabs(v[j]) <= 40 ? exp(v[j]) : NAN;
+            break;
+        default:
+            t[j] = log(fabs(log(a)));
             break;
         }
         if (!isfinite(t[j]))
@@ -637,8 +666,6 @@ static int ex_signed_sum(kp_expr_t *out, const kp_expr_t *t, const int *neg,
     return ex_cat(out, KP_OP_SUB, &a, &b);
 }
 
-/* The expression of candidate c (see pp_cand_t), with coefficients free or
-   snapped to small rationals. */
 /* A term of P or Q: monomial exponents (halves) and coefficient. */
 typedef struct {
     int8_t h[64];
@@ -744,6 +771,23 @@ static int cancel_gcd(pp_term_t *pt, int *np, pp_term_t *qt, int *nq, int nvars)
     return rc;
 }
 
+/* r times the scale C (if not NULL; must be positive) and the power-law
+   factor prod x_i^(lg_i / 2) (if not NULL). */
+static int factors(kp_expr_t *r, const pp_coef_t *scale, const int8_t *lg,
+                   int nv, int use_pow)
+{
+    static const int8_t none[64] = {0};
+    kp_expr_t t;
+    int neg;
+    if (scale != NULL && (ex_term(&t, &neg, scale, none, nv, use_pow) || neg ||
+                          ex_cat(r, KP_OP_MUL, &t, r)))
+        return -1;
+    if (lg != NULL && (ex_term(&t, &neg, NULL, lg, nv, use_pow) ||
+                       ex_cat(r, KP_OP_MUL, &t, r)))
+        return -1;
+    return 0;
+}
+
 /* The expression of candidate c (see pp_cand_t), with coefficients free or
    snapped to small rationals. */
 static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
@@ -764,7 +808,7 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
     for (int a = 0; a < c->k; a++) {
         int s = c->sel[a];
         pp_coef_t cf = coef_make(c->coef[a], snap);
-        if (s >= num->n && c->tr == T_LOG) {
+        if (s >= num->n && takes_logs(c->tr)) {
             /* exponent of a power-law factor outside exp(P) */
             double h = rint(2 * c->coef[a]);
             if (fabs(2 * c->coef[a] - h) > 0.1 || h == 0 || fabs(h) > 12)
@@ -773,7 +817,7 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
             nlg++;
             continue;
         }
-        if (s < num->n && c->tr == T_LOG &&
+        if (s < num->n && takes_logs(c->tr) &&
             is_one(num->h + (size_t)s * nv, nv)) {
             /* exp(c + P) as C exp(P): C is what recognition can name
                (1/sqrt(2 pi)), c = log C rarely is */
@@ -819,7 +863,7 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
             pn[a] = 0;
         for (int a = 0; a < nq; a++)
             qn[a] = !qn[a];
-    } else if (all_neg && c->tr == T_LOG) {
+    } else if (all_neg && takes_logs(c->tr)) {
         for (int a = 0; a < np; a++)
             pn[a] = 0;
         recip = 1;
@@ -873,26 +917,26 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
         }
         break;
     }
+    if (c->tr == T_LOGLOG) {
+        /* |log|y|| = C exp(P) prod x^a, then y = exp(+-that) */
+        if (factors(&r, have_scale ? &scale : NULL, nlg ? lg : NULL, nv,
+                    use_pow) ||
+            ex_cat(&r, KP_OP_EXP, &r, NULL))
+            return -1;
+        if (abs(sign) == 2) {
+            ex_leaf_rational(&k, 1, 1);
+            if (ex_cat(&r, KP_OP_DIV, &k, &r))
+                return -1;
+        }
+        have_scale = nlg = 0;
+    }
     if (sign < 0 && c->tr != T_ID && c->tr != T_INV && c->tr != T_EXP) {
         ex_leaf_rational(&k, -1, 1);
         if (ex_cat(&r, KP_OP_MUL, &k, &r))
             return -1;
     }
-    if (have_scale) {
-        kp_expr_t sc;
-        int sneg;
-        static const int8_t none[64] = {0};
-        if (ex_term(&sc, &sneg, &scale, none, nv, use_pow) || sneg ||
-            ex_cat(&r, KP_OP_MUL, &sc, &r))
-            return -1;
-    }
-    if (nlg > 0) {
-        kp_expr_t pw;
-        int pneg;
-        if (ex_term(&pw, &pneg, NULL, lg, nv, use_pow) ||
-            ex_cat(&r, KP_OP_MUL, &pw, &r))
-            return -1;
-    }
+    if (factors(&r, have_scale ? &scale : NULL, nlg ? lg : NULL, nv, use_pow))
+        return -1;
     if (c->base > 0) {
         kp_expr_t pre;
         int pneg;
@@ -1068,7 +1112,7 @@ static int job_columns(const pp_ctx_t *c, const pp_job_t *j, const double *tg,
     }
     *target = t;
     int nc = num->n;
-    if (j->piv < 0 && j->tr == T_LOG) {
+    if (j->piv < 0 && takes_logs(j->tr)) {
         /* log|y| = P(x) + sum a_i log|x_i|: power laws times exp(P) */
         for (int v = 0; v < c->nvars; v++) {
             cp[nc + v] = c->logx + c->rows * (size_t)v;
@@ -1432,7 +1476,7 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
             for (int r = 0; r < njobs && nprune < 6; r++) {
                 pp_job_t j = job_decode(&c, jorder[r]);
                 if (j.lib == 1 && j.piv < 0 && isfinite(jbest[jorder[r]]) &&
-                    c.num[1].n + (j.tr == T_LOG ? nvars : 0) <= 100 &&
+                    c.num[1].n + (takes_logs(j.tr) ? nvars : 0) <= 100 &&
                     (size_t)(c.num[1].n + nvars) * 2 <= c.rows)
                     prune[nprune++] = jorder[r];
             }

@@ -169,6 +169,17 @@ Test(propose, common_factors_are_cancelled, .fini = teardown)
     free(vals);
 }
 
+Test(propose, exponential_of_a_power_law, .fini = teardown)
+{
+    load("physics", 3);
+    inputs(3, 1, 3);
+    for (int i = 0; i < N; i++) /* a Boltzmann factor */
+        ys[i] = exp(-xs[0][i] * xs[1][i] / xs[2][i]);
+    int n = propose(3, 0);
+    all_valid_and_distinct(n);
+    cr_assert_geq(exact_index(n), 0, "exp(-a b / c) not proposed");
+}
+
 Test(propose, same_output_for_any_thread_count, .fini = teardown)
 {
     load("physics", 3);
