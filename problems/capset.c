@@ -140,103 +140,148 @@ static void capset_line_thirds(uint32_t *z, uint32_t a, const uint32_t *b,
     kp_capset_thirds(z, a, b, k, n, ws);
 }
 
-/* Symmetry groups: sign changes on blocks of coordinates, one group per
-   partition of n into block sizes (all partitions are the groups of this
-   kind up to a permutation of the coordinates). Order: partitions into
-   parts 1 and 2 first, most pairs first (negating coordinate pairs keeps
-   the products c_i c_j of a pair, the structure of the quadrics behind the
-   best small caps), then the others with larger parts first. Block sizes
-   are laid out in that order over coordinates 0, 1, ... */
-static int partitions(uint8_t (*out)[KP_CAPSET_MAX_N], int *nparts, int n)
+/* Symmetry groups: sign changes on blocks of coordinates. The group of a
+   shape negates all coordinates of any set of blocks, where the blocks
+   partition m of the n coordinates and the other n - m stay fixed; up to
+   a permutation of the coordinates these are all groups of this kind,
+   one per partition of each m = 1..n. With no fixed coordinate the group
+   contains x -> -x, so an invariant cap is a doubled projective cap; a
+   fixed coordinate lifts that restriction (the 236-cap of F_3^7 needs
+   one). Order: shapes whose blocks are pairs and singletons first, most
+   pairs first (negating a coordinate pair keeps its product c_i c_j, the
+   structure of the quadrics behind the best small caps), then fewest
+   fixed coordinates (the larger group); then the others, larger blocks
+   first. Blocks are laid over coordinates 0, 1, ... in that order, the
+   fixed coordinates last. */
+#define CAPSET_MAX_SHAPES 160 /* sum of p(m), m <= 10, is 138 */
+
+typedef struct {
+    uint8_t part[KP_CAPSET_MAX_N];
+    int nparts, fixed;
+} shape_t;
+
+/* 1 if shape a comes before shape b. */
+static int shape_before(const shape_t *a, const shape_t *b)
 {
-    /* All partitions in reverse lexicographic order. */
-    uint8_t a[KP_CAPSET_MAX_N + 1];
-    int m = 0, k = 0, cnt = 0;
-    uint8_t all[64][KP_CAPSET_MAX_N];
-    int alln[64];
-    a[0] = (uint8_t)n;
-    k = 1;
-    for (;;) {
-        if (cnt < 64) {
-            memcpy(all[cnt], a, (size_t)k);
-            alln[cnt] = k;
-        }
-        cnt++;
-        /* Next: find the rightmost part > 1, decrease it, refill. */
-        int i = k - 1, rem = 0;
-        while (i >= 0 && a[i] == 1) {
+    int sa = a->part[0] <= 2, sb = b->part[0] <= 2;
+    if (sa != sb)
+        return sa;
+    if (sa) {
+        int pa = 0, pb = 0;
+        for (int i = 0; i < a->nparts; i++)
+            pa += a->part[i] == 2;
+        for (int i = 0; i < b->nparts; i++)
+            pb += b->part[i] == 2;
+        if (pa != pb)
+            return pa > pb;
+        return a->fixed < b->fixed;
+    }
+    for (int i = 0; i < a->nparts && i < b->nparts; i++)
+        if (a->part[i] != b->part[i])
+            return a->part[i] > b->part[i];
+    if (a->nparts != b->nparts)
+        return a->nparts > b->nparts;
+    return a->fixed < b->fixed;
+}
+
+/* Fills out (room for CAPSET_MAX_SHAPES, or NULL) with the shapes of
+   dimension n in order and returns their number. */
+static int shapes(shape_t *out, int n)
+{
+    shape_t all[CAPSET_MAX_SHAPES];
+    int cnt = 0;
+    for (int m = n; m >= 1; m--) {
+        /* Partitions of m in reverse lexicographic order. */
+        uint8_t a[KP_CAPSET_MAX_N + 1];
+        int k = 1;
+        a[0] = (uint8_t)m;
+        for (;;) {
+            if (cnt < CAPSET_MAX_SHAPES) {
+                memcpy(all[cnt].part, a, (size_t)k);
+                all[cnt].nparts = k;
+                all[cnt].fixed = n - m;
+                cnt++;
+            }
+            int i = k - 1, rem = 0;
+            while (i >= 0 && a[i] == 1) {
+                rem++;
+                i--;
+            }
+            if (i < 0)
+                break;
+            a[i]--;
             rem++;
-            i--;
-        }
-        if (i < 0)
-            break;
-        a[i]--;
-        rem++;
-        int v = a[i];
-        k = i + 1;
-        while (rem > 0) {
-            int t = rem < v ? rem : v;
-            a[k++] = (uint8_t)t;
-            rem -= t;
+            int v = a[i];
+            k = i + 1;
+            while (rem > 0) {
+                int t = rem < v ? rem : v;
+                a[k++] = (uint8_t)t;
+                rem -= t;
+            }
         }
     }
-    if (cnt > 64)
-        cnt = 64;
-    /* Parts <= 2 first, by decreasing number of 2s (reverse lex order does
-       that already), then the rest in reverse lex order. */
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < cnt; i++) {
-            int small = all[i][0] <= 2;
-            if (small != (pass == 0))
-                continue;
-            if (out) {
-                memcpy(out[m], all[i], (size_t)alln[i]);
-                nparts[m] = alln[i];
-            }
-            m++;
+    if (out == NULL)
+        return cnt;
+    /* Insertion sort: stable, and a few dozen entries. */
+    for (int i = 0; i < cnt; i++) {
+        shape_t t = all[i];
+        int j = i;
+        while (j > 0 && shape_before(&t, &all[j - 1])) {
+            all[j] = all[j - 1];
+            j--;
         }
-    return m;
+        all[j] = t;
+    }
+    memcpy(out, all, sizeof *out * (size_t)cnt);
+    return cnt;
 }
 
 static int capset_nsymmetries(int n)
 {
-    return partitions(NULL, NULL, n);
+    return shapes(NULL, n);
 }
 
-static int capset_blocks(uint8_t *block, int s, int n)
+/* The blocks of group s (KP_CAPSET_FIXED for fixed coordinates), or -1. */
+static int capset_blocks(uint8_t *block, shape_t *sh, int s, int n)
 {
-    uint8_t parts[64][KP_CAPSET_MAX_N];
-    int np[64];
-    int m = partitions(parts, np, n);
+    shape_t all[CAPSET_MAX_SHAPES];
+    int m = shapes(all, n);
     if (s < 0 || s >= m)
         return -1;
-    for (int b = 0, i = 0; b < np[s]; b++)
-        for (int j = 0; j < parts[s][b]; j++)
+    *sh = all[s];
+    int i = 0;
+    for (int b = 0; b < sh->nparts; b++)
+        for (int j = 0; j < sh->part[b]; j++)
             block[i++] = (uint8_t)b;
-    return np[s];
+    while (i < n)
+        block[i++] = KP_CAPSET_FIXED;
+    return sh->nparts;
 }
 
 static uint32_t capset_symmetry_orbits(uint32_t *orbit, int s, int n)
 {
     uint8_t block[KP_CAPSET_MAX_N];
-    if (capset_blocks(block, s, n) < 0)
+    shape_t sh;
+    if (capset_blocks(block, &sh, s, n) < 0)
         return 0;
     return kp_capset_sign_orbits(orbit, block, n);
 }
 
 static void capset_symmetry_name(char *buf, size_t size, int s, int n)
 {
-    uint8_t parts[64][KP_CAPSET_MAX_N];
-    int np[64];
-    int m = partitions(parts, np, n);
-    if (s < 0 || s >= m) {
+    uint8_t block[KP_CAPSET_MAX_N];
+    shape_t sh;
+    if (capset_blocks(block, &sh, s, n) < 0) {
         snprintf(buf, size, "?");
         return;
     }
     size_t l = (size_t)snprintf(buf, size, "sign changes on blocks ");
-    for (int b = 0; b < np[s] && l < size; b++)
+    for (int b = 0; b < sh.nparts && l < size; b++)
         l += (size_t)snprintf(buf + l, size - l, "%s%d", b ? "+" : "",
-                              parts[s][b]);
+                              sh.part[b]);
+    if (sh.fixed > 0 && l < size)
+        snprintf(buf + l, size - l, ", %d coordinate%s fixed", sh.fixed,
+                 sh.fixed > 1 ? "s" : "");
 }
 
 static int capset_cert_write(json_t *root, const uint8_t *x, int n)

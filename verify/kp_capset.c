@@ -244,7 +244,8 @@ uint32_t kp_capset_sign_orbits(uint32_t *orbit, const uint8_t *block, int n)
         uint8_t touched[KP_CAPSET_MAX_N] = {0}, c[KP_CAPSET_MAX_N];
         kp_capset_decode(c, p, n);
         for (int i = 0; i < n; i++)
-            touched[block[i]] |= c[i] != 0;
+            if (block[i] != KP_CAPSET_FIXED)
+                touched[block[i]] |= c[i] != 0;
         size_t m = 1;
         list[0] = p;
         for (int b = 0; b < n; b++) {

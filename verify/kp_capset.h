@@ -24,6 +24,7 @@ extern "C" {
 #endif
 
 #define KP_CAPSET_MAX_N 12
+#define KP_CAPSET_FIXED 255 /* kp_capset_sign_orbits: a fixed coordinate */
 
 /* 3^n for 0 <= n <= KP_CAPSET_MAX_N. */
 uint32_t kp_capset_npoints(int n);
@@ -67,7 +68,8 @@ void kp_capset_thirds(uint32_t *z, uint32_t a, const uint32_t *b, size_t k,
                       int n, void *ws);
 
 /* Orbits of the group of sign changes on blocks of coordinates: block[i]
-   (0 <= block[i] < n) names the block of coordinate i, and the group,
+   (0 <= block[i] < n) names the block of coordinate i, or is
+   KP_CAPSET_FIXED for a coordinate that is never negated, and the group,
    isomorphic to {+1,-1}^(number of blocks), negates all coordinates of any
    set of blocks. It fixes 0 and maps lines to lines. Sets orbit[p] for
    every point (orbits numbered from 0 in order of their smallest point)

@@ -58,12 +58,15 @@ static int same_orbit(uint32_t p, uint32_t q, const uint8_t *block, int n)
 {
     int nb = 0;
     for (int i = 0; i < n; i++)
-        nb = block[i] + 1 > nb ? block[i] + 1 : nb;
+        if (block[i] != KP_CAPSET_FIXED)
+            nb = block[i] + 1 > nb ? block[i] + 1 : nb;
     uint8_t c[KP_CAPSET_MAX_N], d[KP_CAPSET_MAX_N];
     kp_capset_decode(c, p, n);
     for (uint32_t g = 0; g < (1u << nb); g++) {
         for (int i = 0; i < n; i++)
-            d[i] = (g >> block[i] & 1) ? (uint8_t)((3 - c[i]) % 3) : c[i];
+            d[i] = block[i] != KP_CAPSET_FIXED && (g >> block[i] & 1)
+                       ? (uint8_t)((3 - c[i]) % 3)
+                       : c[i];
         if (kp_capset_encode(d, n) == q)
             return 1;
     }
@@ -79,8 +82,11 @@ Test(symsearch, sign_orbits_match_brute_force)
         uint32_t *orb = malloc(sizeof *orb * np);
         for (int rep = 0; rep < 4; rep++) {
             uint8_t block[KP_CAPSET_MAX_N];
-            for (int i = 0; i < n; i++)
-                block[i] = (uint8_t)kp_rng_below(&rng, (uint64_t)n);
+            for (int i = 0; i < n; i++) { /* value n: a fixed coordinate */
+                block[i] = (uint8_t)kp_rng_below(&rng, (uint64_t)n + 1);
+                if (block[i] == n)
+                    block[i] = KP_CAPSET_FIXED;
+            }
             uint32_t no = kp_capset_sign_orbits(orb, block, n);
             uint32_t next = 0; /* numbered in order of smallest point */
             for (uint32_t p = 0; p < np; p++) {
@@ -99,24 +105,41 @@ Test(symsearch, sign_orbits_match_brute_force)
     }
 }
 
-Test(symsearch, groups_are_the_partitions_of_n)
+Test(symsearch, groups_are_the_shapes_of_n)
 {
     const kp_problem_t *p = kp_problem_capset();
+    /* One group per partition of m acted-on coordinates, m = 1..n. */
     static const int partitions[11] = {1, 1, 2, 3, 5, 7, 11, 15, 22, 30, 42};
     char name[128];
     for (int n = 1; n <= 10; n++) {
-        cr_assert_eq(p->nsymmetries(n), partitions[n], "n=%d", n);
-        p->symmetry_name(name, sizeof name, 0, n);
-        cr_assert(strstr(name, "sign changes on blocks") != NULL);
+        int total = 0;
+        for (int m = 1; m <= n; m++)
+            total += partitions[m];
+        cr_assert_eq(p->nsymmetries(n), total, "n=%d", n);
+        for (int s = 0; s < total; s++) {
+            p->symmetry_name(name, sizeof name, s, n);
+            cr_assert(strstr(name, "sign changes on blocks") != NULL);
+        }
     }
-    /* n = 4: 2+2 first (parts 1 and 2, most pairs first), 4 fourth. */
-    p->symmetry_name(name, sizeof name, 0, 4);
-    cr_assert_str_eq(name, "sign changes on blocks 2+2");
-    p->symmetry_name(name, sizeof name, 3, 4);
-    cr_assert_str_eq(name, "sign changes on blocks 4");
-    /* Block 4 of F_3^4 is x -> -x: (81 - 1) / 2 pairs and {0}. */
+    /* n = 4: pairs first (2+2; then 2+1+1, 2+1 and 2 with 0, 1, 2 fixed
+       coordinates), singletons, then larger blocks: 4, 3+1, 3. */
+    static const char *const order4[11] = {
+        "2+2", "2+1+1", "2+1, 1 coordinate fixed",
+        "2, 2 coordinates fixed", "1+1+1+1", "1+1+1, 1 coordinate fixed",
+        "1+1, 2 coordinates fixed", "1, 3 coordinates fixed", "4", "3+1",
+        "3, 1 coordinate fixed"};
+    for (int s = 0; s < 11; s++) {
+        p->symmetry_name(name, sizeof name, s, 4);
+        cr_assert_str_eq(name + strlen("sign changes on blocks "), order4[s],
+                         "group %d: %s", s, name);
+    }
+    /* Block 4 of F_3^4 is x -> -x: (81 - 1) / 2 pairs and {0}; block 3
+       with the fourth coordinate fixed: (27 - 1) / 2 + 1 orbits of F_3^3,
+       for each of 3 values of the fixed coordinate. */
     uint32_t orb[81];
-    cr_assert_eq(p->symmetry_orbits(orb, 3, 4), 41);
+    cr_assert_eq(p->symmetry_orbits(orb, 8, 4), 41);
+    cr_assert_eq(p->symmetry_orbits(orb, 10, 4), 3 * 14);
+    cr_assert_eq(p->symmetry_orbits(orb, 99, 4), 0);
 }
 
 static int is_invariant(const uint8_t *x, const uint32_t *orb, size_t len)
