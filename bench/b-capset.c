@@ -13,6 +13,7 @@
      program (default), local or symmetric; budget_7_8 the seconds per run
      for n = 7, 8 (default 60). All threads are used. */
 #include "config.h"
+#include "kp_commit.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -11,6 +11,7 @@
    Prints seconds (median and min of R loads), rows/s, MB/s and the peak
    resident set size against the size of the loaded doubles. */
 #include "config.h"
+#include "kp_commit.h"
 
 #include <stdint.h>
 #include <stdio.h>

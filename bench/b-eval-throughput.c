@@ -18,6 +18,7 @@
 
    Usage: bench/eval [rows [runs [jac]]]  ("jac": the Jacobian part only) */
 #include "config.h"
+#include "kp_commit.h"
 
 #include <math.h>
 #include <stdio.h>

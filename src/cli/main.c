@@ -1,6 +1,7 @@
 /* main.c: the kepler command line: dispatches to the subcommands of
    CONTRACT.md and holds the helpers they share (cli.h). */
 #include "config.h"
+#include "kp_commit.h"
 
 #include <errno.h>
 #include <math.h>
