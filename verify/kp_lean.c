@@ -53,6 +53,68 @@ static void write_preamble(FILE *f, const char *title, int flags)
     fprintf(f, "-/\n\nset_option maxRecDepth 100000\nset_option maxHeartbeats 0\n\n");
 }
 
+/* Writes Lean text in which "@def " stands for "noncomputable def " (decide:
+   the definitions reduce through recursors, which Lean's code generator does
+   not compile) or "def " (--native: computable combinators, compiled). */
+static void put_lean(FILE *f, const char *text, int flags)
+{
+    const char *rep = (flags & KP_LEAN_NATIVE) ? "def " : "noncomputable def ";
+    for (const char *p = text; *p;) {
+        const char *q = strstr(p, "@def ");
+        if (q == NULL) {
+            fputs(p, f);
+            break;
+        }
+        fwrite(p, 1, (size_t)(q - p), f);
+        fputs(rep, f);
+        p = q + 5;
+    }
+}
+
+/* The evaluation combinators every file is written with. Why recursors:
+   the July-2021 elaborator evaluates a `match` (so any definition by
+   pattern matching) by inferring types under fresh binders at every step,
+   uncached, which made `decide` on a 112-point cap take minutes; recursors
+   reduce directly in the elaborator and in the kernel (see docs/lean.md for
+   the measurements). With --native the same combinators are defined by
+   pattern matching so that they compile. */
+static const char lean_combinators_rec[] =
+    "/- ## Evaluation combinators\n\n"
+    "  `decide` makes Lean's elaborator and then its kernel evaluate the checks below. The\n"
+    "  July-2021 elaborator evaluates definitions by pattern matching slowly (each step of a\n"
+    "  `match` infers types under fresh binders, uncached), while the recursors `Bool.rec`,\n"
+    "  `List.rec` and `Nat.rec` reduce directly. So every function in this file is written\n"
+    "  with the three combinators below, whose meaning is given by their equations. They\n"
+    "  are `noncomputable` only because Lean's code generator does not compile recursors;\n"
+    "  `decide` evaluates by reduction and never runs compiled code. -/\n\n"
+    "/-- `pick b x y` is `if b then x else y`. -/\n"
+    "@def pick {α : Type} (b : Bool) (x y : α) : α :=\n"
+    "  Bool.rec (motive := fun _ => α) y x b\n\n"
+    "/-- `foldL f z [x₁, x₂, ..., xₘ] = f x₁ (f x₂ (... (f xₘ z)))`; `foldL f z [] = z`. -/\n"
+    "@def foldL {α : Type} (f : Nat → α → α) (z : α) (xs : List Nat) : α :=\n"
+    "  List.rec (motive := fun _ => α) z (fun x _ r => f x r) xs\n\n"
+    "/-- `iter f z 0 = z` and `iter f z (k + 1) = f k (iter f z k)`. -/\n"
+    "@def iter {α : Type} (f : Nat → α → α) (z : α) (k : Nat) : α :=\n"
+    "  Nat.rec (motive := fun _ => α) z f k\n\n";
+
+static const char lean_combinators_native[] =
+    "/- ## Evaluation combinators (compiled: see the note at the top) -/\n\n"
+    "/-- `pick b x y` is `if b then x else y`. -/\n"
+    "def pick {α : Type} (b : Bool) (x y : α) : α := cond b x y\n\n"
+    "/-- `foldL f z [x₁, x₂, ..., xₘ] = f x₁ (f x₂ (... (f xₘ z)))`; `foldL f z [] = z`. -/\n"
+    "def foldL {α : Type} (f : Nat → α → α) (z : α) : List Nat → α\n"
+    "  | []      => z\n"
+    "  | x :: xs => f x (foldL f z xs)\n\n"
+    "/-- `iter f z 0 = z` and `iter f z (k + 1) = f k (iter f z k)`. -/\n"
+    "def iter {α : Type} (f : Nat → α → α) (z : α) : Nat → α\n"
+    "  | 0     => z\n"
+    "  | k + 1 => f k (iter f z k)\n\n";
+
+static void write_combinators(FILE *f, int flags)
+{
+    put_lean(f, (flags & KP_LEAN_NATIVE) ? lean_combinators_native : lean_combinators_rec, flags);
+}
+
 typedef int (*render_fn)(FILE *f, void *ctx, kp_error_t *err);
 
 /* Renders into memory and writes path only when rendering succeeded, so a
@@ -134,60 +196,81 @@ typedef struct {
     int flags;
 } capset_ctx_t;
 
-/* The Lean text of the cap set file; the Lean side is the contract, keep it
-   in step with docs/lean.md. */
+/* The Lean text of the cap set file (after the combinators); the Lean side
+   is the contract, keep it in step with docs/lean.md. */
 static const char capset_defs[] =
-    "namespace Kepler.Capset\n\n"
-    "/- ## Points and lines of F_3^n\n\n"
+    "/- ## Points, lines and cap sets\n\n"
     "  A point of F_3^n is encoded as the natural number x = x_0 + 3 x_1 + ... + 3^(n-1) x_(n-1)\n"
     "  (0 <= x < 3^n): its base-3 digits are its coordinates x_i in {0, 1, 2}.\n\n"
-    "  Three distinct points x, y, z of F_3^n are collinear iff x + y + z = 0 (a line is\n"
-    "  {a, a + d, a + 2d}, whose sum is 3a + 3d = 0; conversely z = -(x + y) = x + 2(y - x)).\n"
-    "  So for x != y the line through x and y is {x, y, third n x y} below, and\n"
-    "  third n x y differs from x and from y. A cap set is a set with no three distinct\n"
-    "  collinear points: for all distinct x, y in the set, third n x y is not in it. -/\n\n"
-    "/-- Coordinatewise -(x + y) mod 3, on the first n base-3 digits. -/\n"
-    "def third : Nat → Nat → Nat → Nat\n"
-    "  | 0,     _, _ => 0\n"
-    "  | k + 1, x, y => (6 - x % 3 - y % 3) % 3 + 3 * third k (x / 3) (y / 3)\n\n"
-    "/-- `pow3 n x b = b ^ x` for x < 3^n, from the base-3 digits of x:\n"
-    "    b^x = b^(x % 3) * (b^3)^(x / 3). (n multiplications instead of x.) -/\n"
-    "def pow3 : Nat → Nat → Nat → Nat\n"
-    "  | 0,     _, _ => 1\n"
-    "  | k + 1, x, b => b ^ (x % 3) * pow3 k (x / 3) (b * b * b)\n\n"
-    "/-- The set as one natural number: for distinct points below 3^n, bit x of\n"
-    "    `word n pts` (the sum of the 2^x) is 1 iff x is in pts. -/\n"
-    "def word (n : Nat) : List Nat → Nat\n"
-    "  | []      => 0\n"
-    "  | x :: xs => pow3 n x 2 + word n xs\n\n"
-    "/-- Membership: bit z of the word w. -/\n"
-    "def mem (n w z : Nat) : Bool := Nat.beq (w / pow3 n z 2 % 2) 1\n\n"
-    "/-- Every element is larger than the one before it (so all are distinct). -/\n"
-    "def increasing : Nat → List Nat → Bool\n"
-    "  | _,    []      => true\n"
-    "  | prev, x :: xs => Nat.ble (prev + 1) x && increasing x xs\n\n"
-    "/-- Strictly increasing list (so its entries are distinct). -/\n"
-    "def sorted : List Nat → Bool\n"
-    "  | []      => true\n"
-    "  | x :: xs => increasing x xs\n\n"
-    "/-- Every element is below m. -/\n"
-    "def below (m : Nat) : List Nat → Bool\n"
-    "  | []      => true\n"
-    "  | x :: xs => Nat.ble (x + 1) m && below m xs\n\n"
-    "/-- For every y in ys, the third point of the line through x and y is not in w. -/\n"
-    "def avoids (n w x : Nat) : List Nat → Bool\n"
-    "  | []      => true\n"
-    "  | y :: ys => not (mem n w (third n x y)) && avoids n w x ys\n\n"
-    "/-- For every two entries x before y of the list, third n x y is not in w. -/\n"
-    "def noLine (n w : Nat) : List Nat → Bool\n"
-    "  | []      => true\n"
-    "  | x :: xs => avoids n w x xs && noLine n w xs\n\n"
-    "/-- `IsCap n pts`: pts lists distinct points of F_3^n (strictly increasing codes,\n"
-    "    all below 3^n), and no two distinct points of pts have the\n"
-    "    third point of their line in pts: pts is a cap set in F_3^n. -/\n"
+    "  Three points x, y, z of F_3^n lie on a line iff they are distinct and x + y + z = 0\n"
+    "  (a line is {a, a + d, a + 2d} with d != 0, and a + (a + d) + (a + 2d) = 3a + 3d = 0).\n"
+    "  For x != y the third point of their line is z = -(x + y), which differs from x and y;\n"
+    "  for x = y, -(x + y) = x. So for a set S of points, the number\n\n"
+    "      N(S) = #{(x, y) in S × S : -(x + y) in S}\n\n"
+    "  is |S| (the pairs x = y) plus 6 for every line contained in S: S is a cap set (no\n"
+    "  three points on a line) iff N(S) = |S|. `IsCap n pts` states exactly that, for the\n"
+    "  distinct points of the list pts.\n\n"
+    "  ## Counting all pairs with one product\n\n"
+    "  `pairs n pts` computes N(S) with one big multiplication that tests every pair at once.\n"
+    "  Let k = |S|, T = k^2 + 1, and for a vector s of digits s_i in {0, ..., 4} let\n"
+    "  e(s) = Σ_i s_i 5^(n-1-i), so distinct vectors s give distinct powers T^e(s). Let\n\n"
+    "      P = Σ_(x in S) T^e(x) = Σ_(x in S) Π_i t_i^(x_i),   t_i = T^(5^(n-1-i)),\n"
+    "      R = Σ_(z in S) Σ_(s ≡ -z) T^e(4 - s) = Σ_(z in S) Π_i r(z_i, t_i),\n\n"
+    "  where s ≡ -z means s_i + z_i ≡ 0 (mod 3) for every i, 4 - s is the vector of the\n"
+    "  4 - s_i, and r(d, t) = Σ t^(4 - s) over s in {0..4} with s + d ≡ 0 (mod 3). Every s is\n"
+    "  ≡ -z for at most one point z, so the coefficients of R are 0 or 1. Digits\n"
+    "  x_i + y_i <= 4 add without carries, so P^2 = Σ_(x, y in S) T^e(x + y), and in P^2 R\n"
+    "  the coefficient of T^e(4, ..., 4) counts the (x, y, s) with x + y = s ≡ -z for a z in\n"
+    "  S, that is N(S) (e(u) + e(4 - s) = e(4, ..., 4) forces u = s). Every coefficient of\n"
+    "  P^2 R is at most k^2 < T, so N(S) is the base-T digit of P^2 R at e(4, ..., 4):\n\n"
+    "      N(S) = P^2 R / T^e(4, ..., 4) % T,   T^e(4, ..., 4) = Π_i t_i^4.\n\n"
+    "  P and R are computed by recursion on the dimension, splitting the points by their\n"
+    "  last digit (`enc`); the membership bits of R are tested for all k^2 pairs by the\n"
+    "  product. -/\n\n"
+    "/-- The number of entries of a list. -/\n"
+    "@def len (xs : List Nat) : Nat := foldL (fun _ r => r + 1) 0 xs\n\n"
+    "/-- Whether the list is empty. -/\n"
+    "@def isNil (xs : List Nat) : Bool := foldL (fun _ _ => false) true xs\n\n"
+    "/-- Every entry x of xs has p x = true. -/\n"
+    "@def allOf (p : Nat → Bool) (xs : List Nat) : Bool :=\n"
+    "  foldL (fun x r => pick (p x) r false) true xs\n\n"
+    "/-- Every entry is larger than the one before it (so the entries are distinct). -/\n"
+    "@def increasing (xs : List Nat) : Bool :=\n"
+    "  foldL (fun x r prev => pick (Nat.ble prev x) (r (x + 1)) false) (fun _ => true) xs 0\n\n"
+    "/-- b ^ e, by e multiplications. -/\n"
+    "@def pw (b e : Nat) : Nat := iter (fun _ r => r * b) 1 e\n\n"
+    "/-- The codes x / 3 of the entries x of xs whose last digit x % 3 is d. -/\n"
+    "@def digit (d : Nat) (xs : List Nat) : List Nat :=\n"
+    "  foldL (fun x r => pick (Nat.beq (x % 3) d) (x / 3 :: r) r) [] xs\n\n"
+    "/-- `weights T n = [t_0, ..., t_(n-1)]`, t_i = T ^ (5 ^ (n-1-i)): t_(n-1) = T and\n"
+    "    t_i = t_(i+1) ^ 5 (each new entry is the fifth power of the previous first one). -/\n"
+    "@def weights (T n : Nat) : List Nat :=\n"
+    "  iter (fun _ ws => foldL (fun t _ => pw t 5) T ws :: ws) [] n\n\n"
+    "/-- `enc w ws xs = Σ_(x in xs) Π_i w x_i t_i` for the weights ws = [t_0, t_1, ...], x_i\n"
+    "    being digit i of x: by recursion on the weights, splitting xs by the last digit.\n"
+    "    (After the last weight every code of a point below 3^n is 0: the empty product.) -/\n"
+    "@def enc (w : Nat → Nat → Nat) (ws xs : List Nat) : Nat :=\n"
+    "  foldL (fun t r xs => pick (isNil xs) 0\n"
+    "      (w 0 t * r (digit 0 xs) + w 1 t * r (digit 1 xs) + w 2 t * r (digit 2 xs)))\n"
+    "    len ws xs\n\n"
+    "/-- P's factor for digit d: t ^ d. -/\n"
+    "@def wP (d t : Nat) : Nat := pw t d\n\n"
+    "/-- R's factor r(d, t) for digit d: the sum of t ^ (4 - s) over s = 0, ..., 4 with\n"
+    "    s + d ≡ 0 (mod 3). -/\n"
+    "@def wR (d t : Nat) : Nat :=\n"
+    "  iter (fun s r => pick (Nat.beq ((s + d) % 3) 0) (r + pw t (4 - s)) r) 0 5\n\n"
+    "/-- The base-T digit of P^2 R at e(4, ..., 4) (P, R for the weights ws). -/\n"
+    "@def digitOfProduct (T : Nat) (ws pts : List Nat) : Nat :=\n"
+    "  enc wP ws pts * enc wP ws pts * enc wR ws pts / foldL (fun t r => pw t 4 * r) 1 ws % T\n\n"
+    "/-- N(pts): the number of ordered pairs (x, y) of entries of pts with -(x + y) in pts. -/\n"
+    "@def pairs (n : Nat) (pts : List Nat) : Nat :=\n"
+    "  digitOfProduct (len pts * len pts + 1) (weights (len pts * len pts + 1) n) pts\n\n"
+    "/-- `IsCap n pts`: pts lists distinct points of F_3^n (strictly increasing codes, all\n"
+    "    below 3^n) and N(pts) = |pts|: no two distinct points of pts have the third point of\n"
+    "    their line in pts, i.e. pts is a cap set in F_3^n. -/\n"
     "abbrev IsCap (n : Nat) (pts : List Nat) : Prop :=\n"
-    "  sorted pts = true ∧ below (3 ^ n) pts = true ∧\n"
-    "  noLine n (word n pts) pts = true\n\n";
+    "  increasing pts = true ∧ allOf (fun x => Nat.ble (x + 1) (pw 3 n)) pts = true ∧\n"
+    "    pairs n pts = len pts\n\n";
 
 static int capset_render(FILE *f, void *vctx, kp_error_t *err)
 {
@@ -258,7 +341,9 @@ static int capset_render(FILE *f, void *vctx, kp_error_t *err)
     char title[128];
     snprintf(title, sizeof title, "A cap set of %zu points in F_3^%d.", k, n);
     write_preamble(f, title, c->flags);
-    fputs(capset_defs, f);
+    fputs("namespace Kepler.Capset\n\n", f);
+    write_combinators(f, c->flags);
+    put_lean(f, capset_defs, c->flags);
     fprintf(f, "/-- The %zu points (base-3 codes, increasing). -/\ndef pts : List Nat := [", k);
     for (size_t j = 0; j < k; j++)
         fprintf(f, "%s%lu", j == 0 ? "" : (j % 16 == 0 ? ",\n  " : ", "), pts[j]);
@@ -1270,13 +1355,14 @@ static int fit_render(FILE *f, void *vctx, kp_error_t *err)
                    "    inputs (listed in the comment after each row) and the target y. -/\n"
                    "def rows : List (List Q) := [");
         for (size_t row = 0; row < nr; row++) {
-            fprintf(f, "%s[", row ? ",\n  " : "\n  ");
+            /* The separating comma goes before the line comment. */
+            fputs("\n  [", f);
             print_q(f, rowv + 3 * row);
             fputs(", ", f);
             print_q(f, rowv + 3 * row + 1);
             fputs(", ", f);
             print_q(f, rowv + 3 * row + 2);
-            fputs("]  -- inputs", f);
+            fputs(row + 1 < nr ? "],  -- inputs" : "]  -- inputs", f);
             for (int i = 0; i < nin; i++) {
                 fputc(' ', f);
                 fmpq_fprint(f, inv + row * nin + i);

@@ -11,9 +11,10 @@
    Lean 4 listed in docs/lean.md, which that pre-release and current Lean 4
    both accept.
 
-   - Cap sets: points of F_3^n as base-3 natural numbers, the set as one big
-     natural number of membership bits, and
-     `theorem capset_N_size : IsCap N pts ∧ pts.length = K := by decide`.
+   - Cap sets: points of F_3^n as base-3 natural numbers, and
+     `theorem capset_N_size : IsCap N pts ∧ pts.length = K := by decide`,
+     where IsCap counts the pairs whose third point is in the set by one
+     product of big natural numbers (every pair tested at once).
    - wagner21 counterexamples: the graph, a Collatz–Wielandt bound b on the
      largest adjacency eigenvalue, a Tutte–Berge (or vertex cover) bound m
      on the matching number, connectivity, and (b + m - 1)^2 < n - 1 with
@@ -42,8 +43,10 @@ extern "C" {
 /* Flags. */
 #define KP_LEAN_NATIVE 1 /* prove by native_decide (trusts the compiler) */
 
-/* Largest dimension of a cap set export (the bit word has 3^n bits). */
-#define KP_LEAN_CAPSET_MAX_N 12
+/* Largest dimension of a cap set export: Lean's check multiplies numbers of
+   about 2 log2(k^2 + 1) 5^n bits (56 MB for n = 10 and the record k = 2474;
+   300 MB per number for n = 11). */
+#define KP_LEAN_CAPSET_MAX_N 10
 /* Largest graph exported (vertices). */
 #define KP_LEAN_GRAPH_MAX_N 256
 /* Most data rows in a fit export (each row is a kernel computation). */

@@ -60,7 +60,12 @@ static int lean_capset(json_t *root, const char *in, const char *out, int flags)
     json_t *jn = json_object_get(root, "n"), *jp = json_object_get(root, "points");
     if (!json_is_integer(jn) || json_integer_value(jn) < 1 ||
         json_integer_value(jn) > KP_LEAN_CAPSET_MAX_N)
-        return bad_field(in, "\"n\" must be an integer in 1..12");
+    {
+        char msg[96];
+        snprintf(msg, sizeof msg, "\"n\" must be an integer in 1..%d (Lean cannot check larger caps)",
+                 KP_LEAN_CAPSET_MAX_N);
+        return bad_field(in, msg);
+    }
     if (!json_is_array(jp) || json_array_size(jp) == 0)
         return bad_field(in, "\"points\" must be a non-empty array");
     int n = (int)json_integer_value(jn);
