@@ -78,6 +78,12 @@ static void put_lean(FILE *f, const char *text, int flags)
    reduce directly in the elaborator and in the kernel (see docs/lean.md for
    the measurements). With --native the same combinators are defined by
    pattern matching so that they compile. */
+#define LEAN_BOOL_OPS                                                          \
+    "/-- `a && b`, `a || b`, `!a`, written with `pick`. -/\n"                    \
+    "@def band (a b : Bool) : Bool := pick a b false\n"                           \
+    "@def bor (a b : Bool) : Bool := pick a true b\n"                             \
+    "@def bnot (a : Bool) : Bool := pick a false true\n\n"
+
 static const char lean_combinators_rec[] =
     "/- ## Evaluation combinators\n\n"
     "  `decide` makes Lean's elaborator and then its kernel evaluate the checks below. The\n"
@@ -95,7 +101,8 @@ static const char lean_combinators_rec[] =
     "  List.rec (motive := fun _ => α) z (fun x _ r => f x r) xs\n\n"
     "/-- `iter f z 0 = z` and `iter f z (k + 1) = f k (iter f z k)`. -/\n"
     "@def iter {α : Type} (f : Nat → α → α) (z : α) (k : Nat) : α :=\n"
-    "  Nat.rec (motive := fun _ => α) z f k\n\n";
+    "  Nat.rec (motive := fun _ => α) z f k\n\n"
+    LEAN_BOOL_OPS;
 
 static const char lean_combinators_native[] =
     "/- ## Evaluation combinators (compiled: see the note at the top) -/\n\n"
@@ -108,7 +115,8 @@ static const char lean_combinators_native[] =
     "/-- `iter f z 0 = z` and `iter f z (k + 1) = f k (iter f z k)`. -/\n"
     "def iter {α : Type} (f : Nat → α → α) (z : α) : Nat → α\n"
     "  | 0     => z\n"
-    "  | k + 1 => f k (iter f z k)\n\n";
+    "  | k + 1 => f k (iter f z k)\n\n"
+    LEAN_BOOL_OPS;
 
 static void write_combinators(FILE *f, int flags)
 {
@@ -570,6 +578,47 @@ static int graph_tutte_berge_set(const graph_t *g, unsigned char *U)
     return KP_OK;
 }
 
+/* Breadth-first order from 0 (order[0] = 0) and the parent of every other
+   vertex; g is connected. */
+static void graph_bfs_tree(const graph_t *g, int *order, int *par)
+{
+    int head = 0, tail = 0;
+    for (int v = 0; v < g->n; v++)
+        par[v] = -1;
+    order[tail++] = 0;
+    par[0] = 0;
+    while (head < tail) {
+        int v = order[head++];
+        for (int w = 0; w < g->n; w++)
+            if (g->adj[v * g->n + w] && par[w] < 0) {
+                par[w] = v;
+                order[tail++] = w;
+            }
+    }
+}
+
+/* label[v]: the smallest vertex of v's component of G - U, or n for v in U. */
+static void graph_labels(const graph_t *g, const unsigned char *U, int *label)
+{
+    for (int v = 0; v < g->n; v++)
+        label[v] = U[v] ? g->n : -1;
+    for (int v = 0; v < g->n; v++) {
+        if (label[v] >= 0)
+            continue;
+        label[v] = v;
+        for (int changed = 1; changed;) { /* n <= 256: a fixpoint is cheap */
+            changed = 0;
+            for (int a = 0; a < g->n; a++)
+                if (label[a] == v)
+                    for (int b = 0; b < g->n; b++)
+                        if (g->adj[a * g->n + b] && label[b] < 0) {
+                            label[b] = v;
+                            changed = 1;
+                        }
+        }
+    }
+}
+
 /* Sets b (a rational) to max_i (A x)_i / x_i for the positive vector x. */
 static void graph_cw_ratio(fmpq_t b, const graph_t *g, const fmpz *x)
 {
@@ -621,64 +670,93 @@ static void fmpq_ceil_decimal(fmpq_t r, const fmpq_t b, int digits)
     fmpz_clear(q);
 }
 
-static const char graph_defs[] =
-    "/- ## Helpers (sets of vertices are natural numbers: vertex i is bit i) -/\n\n"
-    "/-- Bit i of w: whether vertex i is in the set w. -/\n"
-    "def bit (w i : Nat) : Bool := Nat.beq (w / 2 ^ i % 2) 1\n\n"
-    "/-- Number of vertices among 0..k-1 in the set w. -/\n"
-    "def card : Nat → Nat → Nat\n"
-    "  | 0,     _ => 0\n"
-    "  | k + 1, w => w % 2 + card k (w / 2)\n\n"
-    "/-- Entry i of a list (0 past its end). -/\n"
-    "def nth : List Nat → Nat → Nat\n"
-    "  | [],      _     => 0\n"
-    "  | x :: _,  0     => x\n"
-    "  | _ :: xs, i + 1 => nth xs i\n\n"
-    "/-- p 0 && p 1 && ... && p (k - 1). -/\n"
-    "def allBelow : Nat → (Nat → Bool) → Bool\n"
-    "  | 0,     _ => true\n"
-    "  | k + 1, p => p k && allBelow k p\n\n";
+/* The Lean text of the graph file: the helpers after the combinators. */
+static const char graph_foldE_rec[] =
+    "/-- `foldE f z [(a₁, b₁), ..., (aₘ, bₘ)] = f a₁ b₁ (... (f aₘ bₘ z))`; `foldE f z [] = z`. -/\n"
+    "@def foldE {α : Type} (f : Nat → Nat → α → α) (z : α) (es : List (Nat × Nat)) : α :=\n"
+    "  List.rec (motive := fun _ => α) z (fun e _ r => f e.1 e.2 r) es\n\n";
 
-static const char graph_defs2[] =
-    "/-- The edges are pairs (a, b) with a < b < n, strictly increasing in a * n + b:\n"
-    "    no loops and no repeated edge, so `edges` is a simple graph on 0..n-1 and its\n"
-    "    adjacency matrix A is 0/1 and symmetric. -/\n"
-    "def simpleFrom : Nat → List (Nat × Nat) → Bool\n"
-    "  | _,    []           => true\n"
-    "  | prev, (a, b) :: es =>\n"
-    "    Nat.ble (a + 1) b && Nat.ble (b + 1) n && Nat.ble (prev + 1) (a * n + b + 1) &&\n"
-    "      simpleFrom (a * n + b + 1) es\n\n"
-    "/-- Adds b to r when a is in r, b is not, and b is not in the removed set u. -/\n"
-    "def join (u r a b : Nat) : Nat :=\n"
-    "  cond (bit r a && not (bit r b) && not (bit u b)) (r + 2 ^ b) r\n\n"
-    "/-- One pass over the edges, growing r along edges of G - u (both directions). -/\n"
-    "def sweep (u : Nat) : Nat → List (Nat × Nat) → Nat\n"
-    "  | r, []           => r\n"
-    "  | r, (a, b) :: es => sweep u (join u (join u r a b) b a) es\n\n"
-    "/-- Repeats sweeps (at most k) until r stops growing: with k = n and r a set of\n"
-    "    vertices outside u, the result is every vertex reachable from r in G - u. -/\n"
-    "def closure (u : Nat) : Nat → Nat → Nat\n"
-    "  | 0,     r => r\n"
-    "  | k + 1, r => cond (Nat.beq (sweep u r edges) r) r (closure u k (sweep u r edges))\n\n"
-    "/-- G is connected: every vertex is reachable from vertex 0. -/\n"
-    "def connected : Bool := Nat.beq (closure 0 n 1) (2 ^ n - 1)\n\n"
-    "/-- (A x)_i: the sum of x_j over the neighbours j of i. -/\n"
-    "def ax (x : List Nat) (i : Nat) : List (Nat × Nat) → Nat\n"
-    "  | []           => 0\n"
-    "  | (a, b) :: es =>\n"
-    "    cond (Nat.beq a i) (nth x b) (cond (Nat.beq b i) (nth x a) 0) + ax x i es\n\n"
-    "/-- Number of odd components of G - u among those containing one of the vertices\n"
-    "    v, v+1, ..., v+k-1 that are not in `seen` (seen holds u and the components\n"
-    "    already counted; a new component is disjoint from seen, so + is union). -/\n"
-    "def oddComps (u : Nat) : Nat → Nat → Nat → Nat\n"
-    "  | 0,     _, _    => 0\n"
-    "  | k + 1, v, seen =>\n"
-    "    cond (bit seen v) (oddComps u k (v + 1) seen)\n"
-    "      (card n (closure u n (2 ^ v)) % 2 + oddComps u k (v + 1) (seen + closure u n (2 ^ v)))\n\n"
-    "/-- Every edge has an endpoint in c. -/\n"
-    "def covers (c : Nat) : List (Nat × Nat) → Bool\n"
-    "  | []           => true\n"
-    "  | (a, b) :: es => (bit c a || bit c b) && covers c es\n\n";
+static const char graph_foldE_native[] =
+    "/-- `foldE f z [(a₁, b₁), ..., (aₘ, bₘ)] = f a₁ b₁ (... (f aₘ bₘ z))`; `foldE f z [] = z`. -/\n"
+    "def foldE {α : Type} (f : Nat → Nat → α → α) (z : α) : List (Nat × Nat) → α\n"
+    "  | []           => z\n"
+    "  | (a, b) :: es => f a b (foldE f z es)\n\n";
+
+static const char graph_defs[] =
+    "/- ## Sets of vertices, packed vectors\n\n"
+    "  A set of vertices is a natural number w: vertex i is in w iff bit i of w is 1. A\n"
+    "  vector (v_0, ..., v_(n-1)) of numbers below F is packed into v_0 + F v_1 + F^2 v_2 + ...;\n"
+    "  `field F X i` reads entry i back. -/\n\n"
+    "/-- b ^ e, by e multiplications. -/\n"
+    "@def pw (b e : Nat) : Nat := iter (fun _ r => r * b) 1 e\n\n"
+    "/-- Whether vertex i is in the set w (bit i of w). -/\n"
+    "@def bit (w i : Nat) : Bool := Nat.beq (w / pw 2 i % 2) 1\n\n"
+    "/-- The number of vertices in the set w. -/\n"
+    "@def card (w : Nat) : Nat := iter (fun i r => pick (bit w i) (r + 1) r) 0 n\n\n"
+    "/-- Entry i of the vector packed in X with entries below F. -/\n"
+    "@def field (F X i : Nat) : Nat := X / pw F i % F\n\n"
+    "/-- [v_0, v_1, ...] packed with entries below F: v_0 + F (v_1 + F (...)). -/\n"
+    "@def pack (F : Nat) (xs : List Nat) : Nat := foldL (fun v r => v + F * r) 0 xs\n\n"
+    "/-- p i = true for every vertex i < n. -/\n"
+    "@def allVertices (p : Nat → Bool) : Bool := iter (fun i r => band (p i) r) true n\n\n"
+    "/-- p a b = true for every edge (a, b). -/\n"
+    "@def allEdges (p : Nat → Nat → Bool) : Bool := foldE (fun a b r => band (p a b) r) true edges\n\n"
+    "/- ## (1) A simple connected graph -/\n\n"
+    "/-- Every edge (a, b) has a < b < n, and the codes a n + b strictly increase along the\n"
+    "    list: no loops and no repeated edge, so `edges` is a simple graph on 0, ..., n-1. -/\n"
+    "@def simple : Bool :=\n"
+    "  foldE (fun a b r prev =>\n"
+    "      pick (band (Nat.ble (a + 1) b) (band (Nat.ble (b + 1) n) (Nat.ble prev (a * n + b))))\n"
+    "        (r (a * n + b + 1)) false)\n"
+    "    (fun _ => true) edges 0\n\n"
+    "/-- 2 ^ (a n + b), as (2^n)^a 2^b. -/\n"
+    "@def cell (a b : Nat) : Nat := pw (pw 2 n) a * pw 2 b\n\n"
+    "/-- The adjacency matrix as a word: bit a n + b is 1 iff (a, b) or (b, a) is an edge. -/\n"
+    "@def adjWord : Nat := foldE (fun a b r => r + cell a b + cell b a) 0 edges\n\n"
+    "/-- Whether {a, b} is an edge. -/\n"
+    "@def adjacent (a b : Nat) : Bool := Nat.beq (adjWord / cell a b % 2) 1\n\n"
+    "/-- Grows the set {0} along `tree`: each (v, p) in turn needs p already reached, v not,\n"
+    "    and {p, v} an edge; then v is reached. The final set, or 0 when a step fails. -/\n"
+    "@def grown : Nat :=\n"
+    "  foldE (fun v p r reached =>\n"
+    "      pick (band (bit reached p) (band (bnot (bit reached v)) (adjacent p v)))\n"
+    "        (r (reached + pw 2 v)) 0)\n"
+    "    (fun reached => reached) tree 1\n\n"
+    "/-- Every vertex is reached from 0 along edges: G is connected. -/\n"
+    "@def connected : Bool := Nat.beq grown (pw 2 n - 1)\n\n";
+
+static const char graph_defs_cw[] =
+    "/- ## (2) Collatz–Wielandt: lambda_1 <= b = bNum / bDen\n\n"
+    "  y_i = `field F X i` is the vector x read back from its packing. If n y_i < F for every\n"
+    "  i, every (A y)_i (a sum of at most n - 1 entries) is below F, so the packed sum `AY`\n"
+    "  of y_b F^a + y_a F^b over the edges (a, b) holds (A y)_i in field i. -/\n\n"
+    "@def X : Nat := pack F x\n\n"
+    "/-- A y packed: for every edge (a, b), y_b is added to entry a and y_a to entry b. -/\n"
+    "@def AY : Nat := foldE (fun a b r => r + field F X b * pw F a + field F X a * pw F b) 0 edges\n\n"
+    "/-- y is a positive integer vector with n y_i < F and bDen (A y)_i <= bNum y_i for\n"
+    "    every vertex i. -/\n"
+    "@def collatzWielandt : Bool :=\n"
+    "  allVertices (fun i => band (Nat.ble 1 (field F X i))\n"
+    "    (band (Nat.ble (n * field F X i + 1) F)\n"
+    "      (Nat.ble (bDen * field F AY i) (bNum * field F X i))))\n\n"
+    "/- ## (3) Tutte–Berge: mu <= m\n\n"
+    "  Every vertex v carries a label `label v` (ignored for v in U). If every edge of G - U\n"
+    "  joins two equal labels, each class {v not in U : label v = j} is a union of components of\n"
+    "  G - U. In a matching, an odd class has a vertex not matched inside it: unmatched, or\n"
+    "  matched into U (edges leave a class only into U), which happens for at most |U| classes.\n"
+    "  With q odd classes, at least q - |U| vertices are unmatched, so mu <= (n + |U| - q) / 2.\n"
+    "  Labels are packed with entries below G; a class has at most n < G vertices. -/\n\n"
+    "@def C : Nat := pack G labels\n\n"
+    "@def label (v : Nat) : Nat := field G C v\n\n"
+    "/-- Every edge of G - U joins two vertices with the same label. -/\n"
+    "@def closedClasses : Bool :=\n"
+    "  allEdges (fun a b => pick (bor (bit U a) (bit U b)) true (Nat.beq (label a) (label b)))\n\n"
+    "/-- Class sizes packed: entry j counts the vertices outside U labelled j. -/\n"
+    "@def classSizes : Nat := iter (fun v r => pick (bit U v) r (r + pw G (label v))) 0 n\n\n"
+    "/-- q: the number of labels j < n whose class has an odd number of vertices. -/\n"
+    "@def oddClasses : Nat := iter (fun j r => r + field G classSizes j % 2) 0 n\n\n"
+    "/-- Every edge has an endpoint in U (then mu <= |U| directly). -/\n"
+    "@def covers : Bool := allEdges (fun a b => bor (bit U a) (bit U b))\n\n";
 
 static void print_fmpz(FILE *f, const fmpz_t z)
 {
@@ -826,7 +904,28 @@ static int graph_render(FILE *f, void *vctx, kp_error_t *err)
         goto done;
     }
 
-    /* Render. */
+    /* Certificates the Lean file checks besides x, b, U: a BFS tree from 0
+       (connectivity) and component labels of G - U (closed classes). */
+    int *par = malloc((size_t)n * sizeof *par), *order = malloc((size_t)n * sizeof *order);
+    int *label = malloc((size_t)n * sizeof *label);
+    if (par == NULL || order == NULL || label == NULL) {
+        free(par);
+        free(order);
+        free(label);
+        rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    graph_bfs_tree(&g, order, par);
+    graph_labels(&g, U, label);
+    /* Entries of x below F / n: F = 2^W with W = bits(max x) + bits(n). */
+    size_t xbits = 0;
+    for (int i = 0; i < n; i++)
+        if (fmpz_bits(x + i) > xbits)
+            xbits = fmpz_bits(x + i);
+    unsigned W = (unsigned)xbits + 1;
+    while ((1u << (W - xbits)) <= (unsigned)n)
+        W++;
+
     char title[160];
     snprintf(title, sizeof title,
              "A counterexample to Wagner's conjecture 2.1 (%s): a connected graph on %d vertices.",
@@ -838,51 +937,67 @@ static int graph_render(FILE *f, void *vctx, kp_error_t *err)
         "  networks\", 2021, after Aouchiche and Hansen): every connected graph G on n\n"
         "  vertices satisfies  lambda_1(G) + mu(G) >= sqrt(n - 1) + 1,  where lambda_1 is\n"
         "  the largest eigenvalue of the adjacency matrix A and mu the matching number.\n\n"
-        "  The checks below prove that the graph `edges` on n vertices violates it:\n"
-        "  (1) `simpleFrom 0 edges`: a simple graph on 0..n-1; `connected`: it is connected.\n"
-        "  (2) `lambda_bound` (Collatz–Wielandt): x is a positive integer vector with\n"
-        "      bDen * (A x)_i <= bNum * x_i for all i, i.e. (A x)_i <= b x_i with b = bNum / bDen.\n"
-        "      Then lambda_1 <= b: take a nonnegative eigenvector y != 0 of the symmetric\n"
-        "      nonnegative A for lambda_1 = rho(A) (Perron–Frobenius); then\n"
-        "      lambda_1 (y . x) = (A y) . x = y . (A x) <= b (y . x), and y . x > 0.\n"
-        "  (3) `matching_bound` (Tutte–Berge): for every vertex set U,\n"
-        "      mu <= (n + |U| - odd(G - U)) / 2, where odd counts the components of G - U\n"
-        "      with an odd number of vertices (each odd component either has a vertex\n"
-        "      matched into U, at most |U| of them, or leaves a vertex unmatched). So mu <= m.\n"
-        "      When U is a vertex cover, `cover_bound` also shows mu <= |U| directly\n"
-        "      (the disjoint edges of a matching each contain a vertex of U).\n"
-        "  (4) `final_inequality`: b + m >= 1 and (b + m - 1)^2 < n - 1 (cross-multiplied\n"
-        "      by bDen^2). With (2) and (3): lambda_1 + mu - 1 <= b + m - 1 < sqrt(n - 1),\n"
-        "      i.e. lambda_1 + mu < sqrt(n - 1) + 1, contradicting the conjecture.\n"
-        "  The certificates x, b, U were computed by kepler from the graph alone.\n"
+        "  The theorems below prove that the graph `edges` on n vertices violates it:\n"
+        "  (1) `graph_ok`: `edges` is a simple graph on 0, ..., n-1, and it is connected\n"
+        "      (the spanning tree `tree` reaches every vertex from 0).\n"
+        "  (2) `lambda_bound` (Collatz–Wielandt): y is a positive integer vector with\n"
+        "      bDen (A y)_i <= bNum y_i for all i, i.e. (A y)_i <= b y_i for b = bNum / bDen.\n"
+        "      Then lambda_1 <= b: A is symmetric and nonnegative, so it has an eigenvector\n"
+        "      z >= 0, z != 0, for lambda_1 = rho(A) (Perron–Frobenius), and\n"
+        "      lambda_1 (z . y) = (A z) . y = z . (A y) <= b (z . y) with z . y > 0.\n"
+        "  (3) `matching_bound` (Tutte–Berge): for any set U of vertices and any partition of\n"
+        "      the other vertices into classes closed under the edges of G - U, with q classes\n"
+        "      of odd size, mu <= (n + |U| - q) / 2 (argument at `closedClasses`). So mu <= m.\n"
+        "      When U is a vertex cover, `cover_bound` also shows mu <= |U| <= m directly (the\n"
+        "      disjoint edges of a matching each contain a vertex of U).\n"
+        "  (4) `final_inequality`: b + m >= 1 and (b + m - 1)^2 < n - 1, cross-multiplied by\n"
+        "      bDen^2. With (2) and (3): 0 <= b + m - 1 < sqrt(n - 1) and\n"
+        "      lambda_1 + mu <= b + m < sqrt(n - 1) + 1, contradicting the conjecture.\n"
+        "  The certificates tree, x, b, U, labels were computed by kepler from the graph alone;\n"
+        "  the kernel checks them here.\n"
         "-/\n\n"
         "namespace Kepler.Wagner21\n\n");
-    fputs(graph_defs, f);
+    write_combinators(f, c->flags);
+    put_lean(f, (c->flags & KP_LEAN_NATIVE) ? graph_foldE_native : graph_foldE_rec, c->flags);
+    fprintf(f, "/- ## The graph and the certificates -/\n\n");
     fprintf(f, "/-- Number of vertices. -/\ndef n : Nat := %d\n\n", n);
-    fprintf(f, "/-- The %zu edges. -/\ndef edges : List (Nat × Nat) := [", m);
+    fprintf(f, "/-- The %zu edges (a, b), a < b. -/\ndef edges : List (Nat × Nat) := [", m);
     for (size_t e = 0; e < m; e++)
         fprintf(f, "%s(%d, %d)", e == 0 ? "" : (e % 10 == 0 ? ",\n  " : ", "),
                 es[2 * e], es[2 * e + 1]);
-    fprintf(f, "]\n\n");
-    fputs(graph_defs2, f);
-    fprintf(f, "/-- Collatz–Wielandt certificate: a positive vector x and b = bNum / bDen. -/\n"
-               "def x : List Nat := [");
+    fprintf(f, "]\n\n/-- A spanning tree from vertex 0 in breadth-first order: (vertex, parent). -/\n"
+               "def tree : List (Nat × Nat) := [");
+    for (int i = 1; i < n; i++)
+        fprintf(f, "%s(%d, %d)", i == 1 ? "" : (i % 10 == 1 ? ",\n  " : ", "), order[i],
+                par[order[i]]);
+    fprintf(f, "]\n\n/-- Collatz–Wielandt certificate: a positive vector x, packed with entries\n"
+               "    below F = 2^%u, and b = bNum / bDen. -/\ndef x : List Nat := [", W);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s", i == 0 ? "" : (i % 10 == 0 ? ",\n  " : ", "));
         print_fmpz(f, x + i);
     }
-    fprintf(f, "]\ndef bNum : Nat := ");
+    {
+        fmpz_t F;
+        fmpz_init(F);
+        fmpz_one(F);
+        fmpz_mul_2exp(F, F, W);
+        fprintf(f, "]\ndef F : Nat := ");
+        print_fmpz(f, F);
+        fmpz_clear(F);
+    }
+    fprintf(f, "\ndef bNum : Nat := ");
     print_fmpz(f, fmpq_numref(b));
     fprintf(f, "\ndef bDen : Nat := ");
     print_fmpz(f, fmpq_denref(b));
     fprintf(f, "  -- b = %.12g\n\n", fmpq_get_d(b));
-    fprintf(f, "/-- Tutte–Berge set U (bit i: vertex i) and the matching bound m. U = {");
+    fprintf(f, "/-- Tutte–Berge certificate: the set U (bit i: vertex i) = {");
     for (int i = 0, first = 1; i < n; i++)
         if (U[i]) {
             fprintf(f, "%s%d", first ? "" : ", ", i);
             first = 0;
         }
-    fprintf(f, "} -/\ndef U : Nat := ");
+    fprintf(f, "},\n    the label of every vertex (its component of G - U; %d for the vertices of U),\n"
+               "    labels packed with entries below G, and the matching bound m. -/\ndef U : Nat := ", n);
     {
         mpz_t u;
         mpz_init(u);
@@ -892,29 +1007,34 @@ static int graph_render(FILE *f, void *vctx, kp_error_t *err)
         mpz_out_str(f, 10, u);
         mpz_clear(u);
     }
-    fprintf(f, "\ndef m : Nat := %ld\n\n", mu);
+    fprintf(f, "\ndef labels : List Nat := [");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%d", i == 0 ? "" : (i % 20 == 0 ? ",\n  " : ", "), label[i]);
+    fprintf(f, "]\ndef G : Nat := 65536\ndef m : Nat := %ld\n\n", mu);
+    put_lean(f, graph_defs, c->flags);
+    put_lean(f, graph_defs_cw, c->flags);
     const char *t = proof_tactic(c->flags);
     fprintf(f,
-        "theorem graph_ok : simpleFrom 0 edges = true ∧ connected = true := by %s\n\n"
-        "theorem lambda_bound :\n"
-        "    allBelow n (fun i => Nat.ble 1 (nth x i) && Nat.ble (bDen * ax x i edges) (bNum * nth x i))\n"
-        "      = true := by %s\n\n"
-        "theorem matching_bound : (n + card n U - oddComps U n 0 U) / 2 ≤ m := by %s\n\n",
+        "/- ## The theorems -/\n\n"
+        "theorem graph_ok : simple = true ∧ connected = true := by %s\n\n"
+        "theorem lambda_bound : collatzWielandt = true := by %s\n\n"
+        "theorem matching_bound : closedClasses = true ∧ (n + card U - oddClasses) / 2 ≤ m := by %s\n\n",
         t, t, t);
     if (is_cover)
-        fprintf(f, "theorem cover_bound : covers U edges = true ∧ card n U ≤ m := by %s\n\n", t);
+        fprintf(f, "theorem cover_bound : covers = true ∧ card U ≤ m := by %s\n\n", t);
     fprintf(f,
         "theorem final_inequality :\n"
         "    bDen ≤ bNum + m * bDen ∧ (bNum + m * bDen - bDen) ^ 2 < (n - 1) * bDen ^ 2 := by %s\n\n"
         "/-- All the checks together (see the comment at the top for the argument). -/\n"
         "theorem wagner21_counterexample :\n"
-        "    (simpleFrom 0 edges = true ∧ connected = true) ∧\n"
-        "    allBelow n (fun i => Nat.ble 1 (nth x i) && Nat.ble (bDen * ax x i edges) (bNum * nth x i))\n"
-        "      = true ∧\n"
-        "    (n + card n U - oddComps U n 0 U) / 2 ≤ m ∧\n"
+        "    (simple = true ∧ connected = true) ∧ collatzWielandt = true ∧\n"
+        "    (closedClasses = true ∧ (n + card U - oddClasses) / 2 ≤ m) ∧\n"
         "    (bDen ≤ bNum + m * bDen ∧ (bNum + m * bDen - bDen) ^ 2 < (n - 1) * bDen ^ 2) :=\n"
         "  ⟨graph_ok, lambda_bound, matching_bound, final_inequality⟩\n\n"
         "end Kepler.Wagner21\n", t);
+    free(par);
+    free(order);
+    free(label);
     if (ferror(f))
         rc = kp_error_set(err, KP_EINTERNAL, NULL, 0, 0, "write error");
 done:
