@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SYM_CMAX 6      /* orbits closing more lines are not considered */
-#define SYM_TENURE 10   /* tabu tenure: 10..20 steps */
+#define SYM_CMAX 6       /* orbits closing more lines are not considered */
+#define SYM_TENURE 10    /* tabu tenure: 10..20 steps */
 #define SYM_STAGNANT 500 /* steps without progress before a perturbation */
-#define SYM_KICK 0.3    /* fraction of the orbits a perturbation removes */
-#define SYM_RESTART 4000 /* steps without a new best before starting over
-                            from the empty object */
+#define SYM_KICK 0.3     /* fraction of the orbits a perturbation removes */
+/* Steps without a new best before starting over from the empty object. */
+#define SYM_RESTART 4000
 
 static int listed(const uint32_t *l, uint32_t m, uint32_t o)
 {
@@ -62,15 +62,16 @@ void kp_sym_clear(kp_sym_t *s)
     memset(s, 0, sizeof *s);
 }
 
-int kp_sym_init(kp_sym_t *s, const kp_problem_t *p, int n, int group,
-                void *ws, kp_error_t *err)
+int kp_sym_init(kp_sym_t *s, const kp_problem_t *p, int n, int group, void *ws,
+                kp_error_t *err)
 {
     memset(s, 0, sizeof *s);
     if (p->line_thirds == NULL || p->nsymmetries == NULL ||
         p->symmetry_orbits == NULL)
         return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
                             "problem '%s' has no symmetries for symmetric "
-                            "search", p->name);
+                            "search",
+                            p->name);
     if (group < 0 || group >= p->nsymmetries(n))
         return kp_error_set(err, KP_EINPUT, NULL, 0, 0,
                             "symmetry %d out of range for '%s'", group,
@@ -106,16 +107,14 @@ int kp_sym_init(kp_sym_t *s, const kp_problem_t *p, int n, int group,
     s->tstart = xcalloc((size_t)no + 1, sizeof *s->tstart);
     s->tw = xcalloc(len, sizeof *s->tw);
     s->value = xcalloc(no, sizeof *s->value);
-    if (!s->ostart || !s->bad || !s->in || !s->mem || !s->mpos ||
-        !s->tabu || !s->best || !s->rm || !s->brm || !s->tstart || !s->tw ||
-        !s->value)
+    if (!s->ostart || !s->bad || !s->in || !s->mem || !s->mpos || !s->tabu ||
+        !s->best || !s->rm || !s->brm || !s->tstart || !s->tw || !s->value)
         goto nomem;
     for (size_t e = 0; e < len; e++) {
         if (s->orb[e] >= no) {
             kp_sym_clear(s);
             return kp_error_set(err, KP_EINTERNAL, NULL, 0, 0,
-                                "problem '%s': bad orbit numbering",
-                                p->name);
+                                "problem '%s': bad orbit numbering", p->name);
         }
         s->ostart[s->orb[e] + 1]++;
     }
@@ -232,9 +231,9 @@ static uint32_t repair(kp_sym_t *s, uint32_t o, uint32_t *rm)
             for (uint32_t u = 0; u < np; u++)
                 c += s->pa[u] == b || s->pb[u] == b;
             if (c > pc ||
-                (c == pc && (orbit_size(s, b) < orbit_size(s, pick) ||
-                             (orbit_size(s, b) == orbit_size(s, pick) &&
-                              b < pick)))) {
+                (c == pc &&
+                 (orbit_size(s, b) < orbit_size(s, pick) ||
+                  (orbit_size(s, b) == orbit_size(s, pick) && b < pick)))) {
                 pc = c;
                 pick = b;
             }

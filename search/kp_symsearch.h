@@ -19,8 +19,8 @@
    unless adding them would beat the best. When a trajectory has not
    improved for a while, a random part of it is removed (iterated local
    search); when no new best has come for longer, the search starts over
-   from the empty object. Everything is integer; a result is valid by construction (and
-   tests check it with the problem's verifier).
+   from the empty object. Everything is integer; a result is valid by
+   construction (and tests check it with the problem's verifier).
 
    Ownership: kp_sym_init/kp_sym_clear. ws is the caller's problem
    workspace (p->ws_size(n) bytes), borrowed for the state's lifetime.
@@ -42,27 +42,27 @@ extern "C" {
 typedef struct {
     const kp_problem_t *p;
     int n;
-    int group;          /* symmetry index */
-    size_t len;         /* elements */
-    uint32_t norb;      /* orbits */
-    uint32_t *orb;      /* len: orbit of each element */
-    uint32_t *ostart;   /* norb + 1: members of orbit o are */
-    uint32_t *opts;     /*   opts[ostart[o] .. ostart[o+1]-1], smallest first */
-    uint8_t *bad;       /* norb: the orbit has a line of its own */
-    double *value;      /* norb: what an orbit is worth to a move */
-    uint32_t *tstart;   /* norb + 1: the orbits on a line with two elements */
-    uint32_t *tw;       /*   of orbit o: tw[tstart[o] .. tstart[o+1]-1] */
+    int group;        /* symmetry index */
+    size_t len;       /* elements */
+    uint32_t norb;    /* orbits */
+    uint32_t *orb;    /* len: orbit of each element */
+    uint32_t *ostart; /* norb + 1: members of orbit o are */
+    uint32_t *opts;   /*   opts[ostart[o] .. ostart[o+1]-1], smallest first */
+    uint8_t *bad;     /* norb: the orbit has a line of its own */
+    double *value;    /* norb: what an orbit is worth to a move */
+    uint32_t *tstart; /* norb + 1: the orbits on a line with two elements */
+    uint32_t *tw;     /*   of orbit o: tw[tstart[o] .. tstart[o+1]-1] */
     void *ws;
     /* state: a union of orbits */
-    uint8_t *in;        /* norb */
-    uint32_t *mem;      /* member orbits, mpos[o] their positions */
+    uint8_t *in;   /* norb */
+    uint32_t *mem; /* member orbits, mpos[o] their positions */
     uint32_t *mpos;
     uint32_t nmem;
-    uint32_t *pts;      /* member elements, ppos[e] their positions */
+    uint32_t *pts; /* member elements, ppos[e] their positions */
     uint32_t *ppos;
     size_t k;
-    int32_t *cnt;       /* len: pairs of members on a line through e */
-    uint64_t *tabu;     /* norb: step until which the orbit may not come back */
+    int32_t *cnt;   /* len: pairs of members on a line through e */
+    uint64_t *tabu; /* norb: step until which the orbit may not come back */
     uint64_t step;
     uint64_t last_gain; /* step of the trajectory's last improvement */
     uint64_t last_best; /* step of the last new best */
@@ -76,8 +76,8 @@ typedef struct {
 /* Prepares the search over objects invariant under group `group` of
    problem p at size n, starting from the empty object. KP_EINPUT if p
    lacks the hooks or group is out of range; KP_ENOMEM. */
-int kp_sym_init(kp_sym_t *s, const kp_problem_t *p, int n, int group,
-                void *ws, kp_error_t *err);
+int kp_sym_init(kp_sym_t *s, const kp_problem_t *p, int n, int group, void *ws,
+                kp_error_t *err);
 void kp_sym_clear(kp_sym_t *s);
 
 /* Runs `steps` tabu steps. Returns 1 if the best object improved. */

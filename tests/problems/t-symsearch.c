@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kp_test.h"
 #include "kp_capset.h"
 #include "kp_csearch.h"
 #include "kp_problems.h"
 #include "kp_symsearch.h"
-#include "../kp_test.h"
 
 static void *problem_ws(const kp_problem_t *p, int n)
 {
@@ -123,11 +123,17 @@ Test(symsearch, groups_are_the_shapes_of_n)
     }
     /* n = 4: pairs first (2+2; then 2+1+1, 2+1 and 2 with 0, 1, 2 fixed
        coordinates), singletons, then larger blocks: 4, 3+1, 3. */
-    static const char *const order4[11] = {
-        "2+2", "2+1+1", "2+1, 1 coordinate fixed",
-        "2, 2 coordinates fixed", "1+1+1+1", "1+1+1, 1 coordinate fixed",
-        "1+1, 2 coordinates fixed", "1, 3 coordinates fixed", "4", "3+1",
-        "3, 1 coordinate fixed"};
+    static const char *const order4[11] = {"2+2",
+                                           "2+1+1",
+                                           "2+1, 1 coordinate fixed",
+                                           "2, 2 coordinates fixed",
+                                           "1+1+1+1",
+                                           "1+1+1, 1 coordinate fixed",
+                                           "1+1, 2 coordinates fixed",
+                                           "1, 3 coordinates fixed",
+                                           "4",
+                                           "3+1",
+                                           "3, 1 coordinate fixed"};
     for (int s = 0; s < 11; s++) {
         p->symmetry_name(name, sizeof name, s, 4);
         cr_assert_str_eq(name + strlen("sign changes on blocks "), order4[s],
@@ -201,8 +207,7 @@ Test(symsearch, reaches_the_maxima_of_dimensions_4_and_6)
         cr_assert_eq(kp_sym_init(&s, p, n, 0, ws, NULL), KP_OK);
         for (int r = 0; r < 200 && s.best_size < (size_t)best[t]; r++)
             kp_sym_run(&s, 100, &rng);
-        cr_assert_eq(s.best_size, (size_t)best[t], "n=%d: %zu", n,
-                     s.best_size);
+        cr_assert_eq(s.best_size, (size_t)best[t], "n=%d: %zu", n, s.best_size);
         uint8_t *x = malloc(p->length(n));
         kp_sym_best(x, &s);
         cr_assert_eq(p->verify(x, n, ws, NULL), KP_PROBLEM_OK);
@@ -255,5 +260,41 @@ Test(symsearch, rejects_problems_without_symmetries)
     cr_assert_eq(kp_cs_run(&r, &p, 3, NULL, &prm, &err), KP_EINPUT);
     cr_assert(strstr(err.msg, "symmetr") != NULL);
     kp_cs_result_clear(&r);
+    free(ws);
+}
+
+/* kp_sym_add (the checkpoint restore path) rebuilds a state orbit by
+   orbit: the same counts as the search's own state, and refuses orbits
+   that are out of range, already in, or would close a line. */
+Test(symsearch, add_rebuilds_a_state_and_refuses_lines)
+{
+    const kp_problem_t *p = kp_problem_capset();
+    int n = 5;
+    void *ws = problem_ws(p, n);
+    kp_rng_t rng;
+    kp_test_rng_init(&rng);
+    kp_sym_t a, b;
+    cr_assert_eq(kp_sym_init(&a, p, n, 2, ws, NULL), KP_OK);
+    cr_assert_eq(kp_sym_init(&b, p, n, 2, ws, NULL), KP_OK);
+    kp_sym_run(&a, 150, &rng);
+    cr_assert(a.nmem > 0);
+    for (uint32_t i = 0; i < a.nmem; i++)
+        cr_assert_eq(kp_sym_add(&b, a.mem[i]), KP_OK, "orbit %u", a.mem[i]);
+    cr_assert_eq(b.k, a.k);
+    cr_assert_eq(memcmp(b.in, a.in, a.norb), 0);
+    cr_assert_eq(memcmp(b.mem, a.mem, sizeof *a.mem * a.nmem), 0);
+    cr_assert_eq(memcmp(b.cnt, a.cnt, sizeof *a.cnt * a.len), 0);
+    cr_assert_eq(kp_sym_add(&b, a.mem[0]), KP_EINPUT);
+    cr_assert_eq(kp_sym_add(&b, b.norb), KP_EINPUT);
+    /* An orbit whose first point closes a line with the state is refused. */
+    int refused = 0;
+    for (uint32_t o = 0; o < b.norb; o++)
+        if (!b.in[o] && b.cnt[b.opts[b.ostart[o]]] > 0) {
+            cr_assert_eq(kp_sym_add(&b, o), KP_EINPUT, "orbit %u", o);
+            refused++;
+        }
+    cr_assert(refused > 0);
+    kp_sym_clear(&a);
+    kp_sym_clear(&b);
     free(ws);
 }
