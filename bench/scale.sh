@@ -9,7 +9,7 @@
 #           exact. 2 ranks is a different search (each rank has its own
 #           --islands islands and policy samples), so both the time and
 #           the rounds to solution may change.
-#   search: capset n = 6, stopped at a 112-cap (the maximum). With 8
+#   search: capset n = 8, stopped at a 512-cap (the largest known). With 8
 #           islands in all, "2 ranks x 4 islands" is bit for bit the run
 #           of "1 rank x 8 islands" (same rounds, same cap): its speed-up
 #           is pure parallel efficiency. "2 ranks x 8 islands" doubles the
@@ -19,8 +19,10 @@
 # solved, the CPU seconds the run got (user + sys of all its processes: on
 # a shared machine this shows how much of the cores it really had) and the
 # bytes/s rank 0 sent; then per configuration the median time to solution
-# (unsolved runs count as the budget) and the speed-up over 1 x 1. The
-# load average is printed before and after: note it next to any figure.
+# (unsolved runs count as the budget), the speed-up over 1 x 1, and the
+# median CPU seconds relative to 1 x 1 (the cost of distribution for the
+# search rows, whose work is identical). The load average is printed
+# before and after: note it next to any figure.
 # Usage: bench/scale.sh [--seeds N] [--budget SECONDS] [--only fit|search]
 # Needs a build configured --with-mpi for the 2-rank rows (else skipped).
 KEPLER=${KEPLER:-$(dirname "$0")/../kepler}
@@ -67,13 +69,13 @@ run() {
     else
         s=$(sed -n 's/^  \([0-9.]*\) s, .*/\1/p' "$dir/out")
         r=$(sed -n 's/.* \([0-9]*\) rounds,.*/\1/p' "$dir/out")
-        grep -q 'target 112 reached' "$dir/out" && ok=yes || ok=no
+        grep -q 'target 512 reached' "$dir/out" && ok=yes || ok=no
     fi
     [ -n "$s" ] || { s=$budget; ok=no; }
     printf '%-6s %-4s %-28s %8.2f %6s %6s %6s %10s\n' "$kind" "$seed" "$label" \
         "$s" "${r:--}" "$ok" "${cpu:--}" "${bps:--}"
     [ "$ok" = yes ] || s=$budget
-    echo "$kind|$label|$s|$ok" >>"$dir/all"
+    echo "$kind|$label|$s|${cpu:-0}|$ok" >>"$dir/all"
 }
 printf '%-6s %-4s %-28s %8s %6s %6s %6s %10s\n' "" seed config seconds rounds solved "cpu s" "bytes/s r0"
 seed=1
@@ -87,7 +89,7 @@ while [ "$seed" -le "$seeds" ]; do
             --threads 1 --topology random
     fi
     if [ "$only" != fit ]; then
-        c="search capset --n 6 --target 112 --time $budget --seed $seed"
+        c="search capset --n 8 --target 512 --time $budget --seed $seed"
         run search "1 rank x 1 thread, 8 isl" "$KEPLER" $c --threads 1 --islands 8
         run search "1 rank x 2 threads, 8 isl" "$KEPLER" $c --threads 2 --islands 8
         [ "$mpi" = yes ] && run search "2 ranks x 1 thread, 4+4 isl" mpirun -np 2 "$KEPLER" $c \
@@ -109,10 +111,12 @@ for kind in fit search; do
     while IFS= read -r label; do
         grep -F "$kind|$label|" "$dir/all" >"$dir/one"
         med=$(cut -d'|' -f3 "$dir/one" | median)
+        cmed=$(cut -d'|' -f4 "$dir/one" | median)
         solved=$(grep -c '|yes$' "$dir/one")
-        [ -n "$base" ] || base=$med
-        printf '%-6s median time to solution, %-28s %7.2f s (%d of %d solved), speed-up %.2f\n' \
+        [ -n "$base" ] || { base=$med; cbase=$cmed; }
+        printf '%-6s %-28s median %7.2f s to solution (%d of %d solved), speed-up %.2f; median CPU %.1f s (x%.2f)\n' \
             "$kind" "$label:" "$med" "$solved" "$(wc -l <"$dir/one")" \
-            "$(awk -v a="$base" -v b="$med" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+            "$(awk -v a="$base" -v b="$med" 'BEGIN { print (b > 0 ? a / b : 0) }')" \
+            "$cmed" "$(awk -v a="$cbase" -v b="$cmed" 'BEGIN { print (a > 0 ? b / a : 0) }')"
     done <"$dir/labels"
 done

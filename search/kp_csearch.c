@@ -614,7 +614,9 @@ int kp_cs_run(kp_cs_result_t *r, const kp_problem_t *p, int n,
     cs_island_t *isl = calloc((size_t)prm->islands, sizeof *isl);
     if (nf > 0)
         colmem = malloc(sizeof(double) * (size_t)nf * c.len);
-    if (cols == NULL || isl == NULL || (nf > 0 && colmem == NULL)) {
+    /* Agreed, so that no rank is left waiting in a collective. */
+    if (kp_mpi_any(cols == NULL || isl == NULL ||
+                   (nf > 0 && colmem == NULL))) {
         rc = kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
         goto done;
     }
