@@ -31,15 +31,19 @@ enum {
     T_SQRT,
     T_LOG,
     T_EXP,
-    T_LOGLOG, /* log|log|y||: y = exp(+-C prod x_i^a_i), as n0 exp(-m g x /
-                 (k T)) once divided by its prefactor n0 */
+    T_LOG1P,    /* log(1 + y): y = C exp(P) prod x^a - 1, as the diode's
+                   I0 (exp(q V / (k T)) - 1) once divided by I0 */
+    T_LOG1PINV, /* log(1 + 1/y): y = 1 / (C exp(P) prod x^a - 1), the
+                   Bose-Einstein and Planck form 1 / (exp(h w / (k T)) - 1) */
+    T_LOGLOG,   /* log|log|y||: y = exp(+-C prod x_i^a_i), as n0 exp(-m g x /
+                   (k T)) once divided by its prefactor n0 */
     T_COUNT
 };
 
 /* Transforms whose fits take log|x_i| columns (power-law factors). */
 static int takes_logs(int tr)
 {
-    return tr == T_LOG || tr == T_LOGLOG;
+    return tr == T_LOG || tr == T_LOGLOG || tr == T_LOG1P || tr == T_LOG1PINV;
 }
 
 void kp_propose_params_default(kp_propose_params_t *p)
@@ -66,9 +70,10 @@ typedef struct {
     size_t rows;
     double *x;         /* nvars * rows */
     double *y;         /* rows */
-    pp_lib_t num[2];   /* numerators: [0] polynomials of low degree (a small
+    pp_lib_t num[3];   /* numerators: [0] polynomials of low degree (a small
                           library where greedy selection rarely goes wrong),
-                          [1] Laurent monomials of higher degree */
+                          [1] Laurent monomials of higher degree, [2]
+                          products of many inputs to the power +-1 */
     pp_lib_t den;      /* denominator monomials (non-negative exponents) */
     int den_one;       /* index of the constant monomial in den */
     int piv_limit;     /* rational fits for pivots den[0..piv_limit-1] */
@@ -130,6 +135,47 @@ static void enum_rec(pp_lib_t *L, int nvars, int v, int left, int laurent,
         enum_rec(L, nvars, v + 1, left - abs(e), laurent, cur);
     }
     cur[v] = 0;
+}
+
+/* Multilinear Laurent monomials: every exponent -1, 0 or 1, at most s
+   inputs involved, s the largest with at most cap monomials. They cover
+   the long products of physics (m g x / (k T), p E cos / (k T)) that the
+   degree-bounded libraries cannot reach. */
+static int lib_build_multilinear(pp_lib_t *L, int nvars, long cap)
+{
+    long count[65] = {1}; /* monomials with support exactly k */
+    long binom = 1, total = 1;
+    int s = 0;
+    for (int k = 1; k <= nvars; k++) {
+        binom = binom * (nvars - k + 1) / k;
+        count[k] = binom << k;
+        if (total + count[k] > cap)
+            break;
+        total += count[k];
+        s = k;
+    }
+    L->n = 0;
+    L->h = malloc((size_t)total * (size_t)nvars);
+    if (L->h == NULL)
+        return -1;
+    /* by support size, then in the order of the base-3 digits */
+    for (int k = 0; k <= s; k++) {
+        long all = 1;
+        for (int i = 0; i < nvars; i++)
+            all *= 3;
+        for (long code = 0; code < all; code++) {
+            int8_t h[64];
+            long v = code;
+            int sup = 0;
+            for (int i = 0; i < nvars; i++, v /= 3) {
+                h[i] = (int8_t)(2 * (int)(v % 3) - 2); /* -2, 0, 2 */
+                sup += h[i] != 0;
+            }
+            if (sup == k)
+                memcpy(L->h + (size_t)L->n++ * nvars, h, (size_t)nvars);
+        }
+    }
+    return 0;
 }
 
 /* Builds the library of the largest degree D <= PP_MAX_DEG with at most cap
@@ -197,6 +243,8 @@ static double monomial_at(const int8_t *h, const double *x, int nvars,
    or vanish there. */
 static int lib_eval(pp_lib_t *L, const pp_ctx_t *c)
 {
+    if (L->n == 0)
+        return 0;
     L->col = malloc(sizeof(double) * (size_t)L->n * c->rows);
     if (L->col == NULL)
         return -1;
@@ -236,7 +284,8 @@ static int transform(double *t, int tr, const double *v, size_t n, int *sign)
         lneg &= fabs(v[j]) < 1;
     }
     *sign = neg ? -1 : 1;
-    if ((tr == T_SQ || tr == T_INVSQ || tr == T_SQRT || takes_logs(tr)) &&
+    if ((tr == T_SQ || tr == T_INVSQ || tr == T_SQRT || tr == T_LOG ||
+         tr == T_LOGLOG) &&
         !pos && !neg)
         return 0;
     if (tr == T_LOGLOG) {
@@ -268,6 +317,12 @@ static int transform(double *t, int tr, const double *v, size_t n, int *sign)
             break;
         case T_EXP: /* y = log(P) */
             t[j] = fabs(v[j]) <= 40 ? exp(v[j]) : NAN;
+            break;
+        case T_LOG1P:
+            t[j] = v[j] > -1 ? log1p(v[j]) : NAN;
+            break;
+        case T_LOG1PINV:
+            t[j] = 1 / v[j] > -1 ? log1p(1 / v[j]) : NAN;
             break;
         default:
             t[j] = log(fabs(log(a)));
@@ -930,7 +985,19 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
         }
         have_scale = nlg = 0;
     }
-    if (sign < 0 && c->tr != T_ID && c->tr != T_INV && c->tr != T_EXP) {
+    if (c->tr == T_LOG1P || c->tr == T_LOG1PINV) {
+        /* 1 + y (or 1 + 1/y) = C exp(P) prod x^a */
+        ex_leaf_rational(&k, 1, 1);
+        if (factors(&r, have_scale ? &scale : NULL, nlg ? lg : NULL, nv,
+                    use_pow) ||
+            ex_cat(&r, KP_OP_SUB, &r, &k))
+            return -1;
+        if (c->tr == T_LOG1PINV && ex_cat(&r, KP_OP_DIV, &k, &r))
+            return -1;
+        have_scale = nlg = 0;
+    }
+    if (sign < 0 && c->tr != T_ID && c->tr != T_INV && c->tr != T_EXP &&
+        c->tr != T_LOG1P && c->tr != T_LOG1PINV) {
         ex_leaf_rational(&k, -1, 1);
         if (ex_cat(&r, KP_OP_MUL, &k, &r))
             return -1;
@@ -1049,7 +1116,7 @@ typedef struct {
 
 static pp_job_t job_decode(const pp_ctx_t *c, int job)
 {
-    int per_lib = 1 + c->den.n, per = 2 * per_lib;
+    int per_lib = 1 + c->den.n, per = 3 * per_lib;
     pp_job_t j;
     j.ti = job / per;
     j.tr = j.ti % T_COUNT;
@@ -1064,6 +1131,9 @@ static int job_wanted(const pp_ctx_t *c, const pp_job_t *j, const int *okt)
 {
     if (!okt[j->ti])
         return 0;
+    if (j->lib == 2) /* products: polynomial fits of a few transforms */
+        return j->piv < 0 && c->num[2].n > 0 &&
+               (j->tr == T_ID || j->tr == T_INV || takes_logs(j->tr));
     if (j->piv < 0)
         return 1;
     if (j->piv >= c->piv_limit || (j->lib == 1 && !c->rat_laurent))
@@ -1377,8 +1447,9 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
     if (lib_build(&c.num[0], nvars, 0, small) ||
         lib_build(&c.num[1], nvars, 1, prm->max_library) ||
         lib_build(&c.den, nvars, 0, prm->max_pivots + 1) ||
+        (nvars <= 9 && lib_build_multilinear(&c.num[2], nvars, 700)) ||
         lib_eval(&c.num[0], &c) || lib_eval(&c.num[1], &c) ||
-        lib_eval(&c.den, &c))
+        lib_eval(&c.num[2], &c) || lib_eval(&c.den, &c))
         goto done;
     c.den_one = -1;
     for (int k = 0; k < c.den.n && c.den_one < 0; k++) {
@@ -1421,14 +1492,16 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
                           c.rows, &signs[b * T_COUNT + t]);
     }
     plan_work(&c, okt, ntg, K, prm->max_work);
-    njobs = ntg * 2 * (1 + c.den.n);
+    njobs = ntg * 3 * (1 + c.den.n);
     cand = calloc((size_t)njobs * (size_t)K, sizeof *cand);
     jbest = malloc(sizeof(double) * (size_t)njobs);
     jorder = malloc(sizeof(int) * (size_t)njobs);
     if (!cand || !jbest || !jorder)
         goto done;
-    int ncols = (c.num[0].n > c.num[1].n ? c.num[0].n : c.num[1].n) +
-                (c.den.n > nvars ? c.den.n : nvars);
+    int nmax = c.num[0].n > c.num[1].n ? c.num[0].n : c.num[1].n;
+    if (c.num[2].n > nmax)
+        nmax = c.num[2].n;
+    int ncols = nmax + (c.den.n > nvars ? c.den.n : nvars);
     /* cppcheck-suppress unreadVariable ; read by the pragma below */
     int nth = prm->threads > 0 ? prm->threads : omp_get_max_threads();
     int nback = njobs < 48 ? njobs : 48, fail = 0, nprune = 0, prune[6];
@@ -1544,7 +1617,7 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
 done:
     free(c.x);
     free(c.y);
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < 3; l++) {
         free(c.num[l].h);
         free(c.num[l].col);
     }

@@ -180,6 +180,17 @@ Test(propose, exponential_of_a_power_law, .fini = teardown)
     cr_assert_geq(exact_index(n), 0, "exp(-a b / c) not proposed");
 }
 
+Test(propose, long_products_and_planck_forms, .fini = teardown)
+{
+    load("physics", 4);
+    inputs(4, 1, 3);
+    for (int i = 0; i < N; i++) /* 1 / (exp(a b / (c d)) - 1) */
+        ys[i] = 1 / (exp(xs[0][i] * xs[1][i] / (xs[2][i] * xs[3][i])) - 1);
+    int n = propose(4, 0);
+    all_valid_and_distinct(n);
+    cr_assert_geq(exact_index(n), 0, "1/(exp(ab/(cd)) - 1) not proposed");
+}
+
 Test(propose, same_output_for_any_thread_count, .fini = teardown)
 {
     load("physics", 3);
