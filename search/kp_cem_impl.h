@@ -15,8 +15,8 @@
 typedef struct {
     int L, h1, h2;
     size_t nparam;
-    double *w;      /* parameters */
-    double *m, *v;  /* Adam moments */
+    double *w;     /* parameters */
+    double *m, *v; /* Adam moments */
     long step;
     /* views into w (and the same offsets into gradients) */
     size_t o_w1, o_b1, o_w2, o_b2, o_w3, o_b3;
@@ -30,12 +30,12 @@ typedef struct {
     const kp_cem_params_t *p;
     const kp_rng_t *seed; /* the caller's stream: the run's identity */
     mlp_t *net;
-    uint8_t *sup;         /* super set: nsuper rows of L bytes */
+    uint8_t *sup; /* super set: nsuper rows of L bytes */
     double *supsc;
-    int *nsup;            /* rows of sup in use */
+    int *nsup; /* rows of sup in use */
     int nsuper;
     kp_cem_result_t *r;
-    long *evals;          /* score calls of this rank */
+    long *evals; /* score calls of this rank */
     int rank, nranks;
 } kpi_cem_run_t;
 

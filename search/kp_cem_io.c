@@ -23,17 +23,25 @@
 
 static void shaping(const kp_cem_params_t *p, double *v)
 {
-    double w[CEM_CK_NPARAM] = {
-        p->batch,       p->elite_frac,  p->super_frac, p->hidden1,
-        p->hidden2,     p->lr,          p->train_steps, p->init_density,
-        p->polish,      p->ls_steps,    p->topology};
+    double w[CEM_CK_NPARAM] = {p->batch,       p->elite_frac,   p->super_frac,
+                               p->hidden1,     p->hidden2,      p->lr,
+                               p->train_steps, p->init_density, p->polish,
+                               p->ls_steps,    p->topology};
     memcpy(v, w, sizeof w);
 }
 
 static const char *const shaping_names[CEM_CK_NPARAM] = {
-    "batch", "elite fraction", "super fraction", "hidden size 1",
-    "hidden size 2", "learning rate", "training steps", "initial density",
-    "polished strings", "tabu moves", "topology (0 ring, 1 random)"};
+    "batch",
+    "elite fraction",
+    "super fraction",
+    "hidden size 1",
+    "hidden size 2",
+    "learning rate",
+    "training steps",
+    "initial density",
+    "polished strings",
+    "tabu moves",
+    "topology (0 ring, 1 random)"};
 
 static int serialise(kp_ck_wbuf_t *b, const kpi_cem_run_t *run)
 {
@@ -98,10 +106,10 @@ static int load_file(const char *file, void *ctx, int *round, kp_error_t *err)
     int e = 0, rc = KP_OK;
     unsigned char *buf = kp_ck_read(file, &n, &e);
     kp_ck_rbuf_t rb;
-#define CK_FAIL(...)                                                      \
-    do {                                                                  \
-        rc = kp_error_set(err, KP_EINPUT, file, 0, 0, __VA_ARGS__);       \
-        goto done;                                                        \
+#define CK_FAIL(...)                                                           \
+    do {                                                                       \
+        rc = kp_error_set(err, KP_EINPUT, file, 0, 0, __VA_ARGS__);            \
+        goto done;                                                             \
     } while (0)
     if (buf == NULL)
         CK_FAIL("cannot read checkpoint: %s", strerror(e));
@@ -121,7 +129,8 @@ static int load_file(const char *file, void *ctx, int *round, kp_error_t *err)
                 run->n);
     if (kp_ck_get_u64(&rb) != L)
         CK_FAIL("checkpoint was made by another version of problem '%s' "
-                "(objects differ)", run->pb->name);
+                "(objects differ)",
+                run->pb->name);
     kp_rng_t seed;
     kp_ck_get_rng(&rb, &seed);
     if (memcmp(&seed, run->seed, sizeof seed) != 0)
@@ -174,8 +183,7 @@ done:
 
 int kpi_cem_load(kpi_cem_run_t *run, const char *path, kp_error_t *err)
 {
-    return kp_ck_load_ranks(path, run->rank, run->nranks, load_file, run,
-                            err);
+    return kp_ck_load_ranks(path, run->rank, run->nranks, load_file, run, err);
 }
 
 /* Super-set rows by decreasing score; ties keep their order. */
@@ -215,8 +223,8 @@ void kpi_cem_exchange(kpi_cem_run_t *run, long gen)
     memcpy(out + sizeof(int) + sizeof(double) * (size_t)S, run->sup,
            L * (size_t)*run->nsup);
     uint64_t seed = run->seed->s[0] ^ run->seed->s[1];
-    if (kp_mpi_migrate(in, out, block, 1, run->p->topology, seed,
-                       (uint64_t)gen, &run->r->migrated_bytes) == 0) {
+    if (kp_mpi_migrate(in, out, block, 1, run->p->topology, seed, (uint64_t)gen,
+                       &run->r->migrated_bytes) == 0) {
         int got;
         memcpy(&got, in, sizeof(int));
         if (got < 0 || got > S)
@@ -232,8 +240,7 @@ void kpi_cem_exchange(kpi_cem_run_t *run, long gen)
                        (size_t)j * L,
                    L);
             double s;
-            memcpy(&s, in + sizeof(int) + sizeof(double) * (size_t)j,
-                   sizeof s);
+            memcpy(&s, in + sizeof(int) + sizeof(double) * (size_t)j, sizeof s);
             rows[m] = (cem_row_t){s, m};
         }
         qsort(rows, (size_t)m, sizeof *rows, cmp_row);

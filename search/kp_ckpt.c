@@ -278,12 +278,13 @@ int kp_ck_open(kp_ck_rbuf_t *r, const unsigned char *buf, size_t n,
     if (v != version)
         return kp_error_set(err, KP_EINPUT, file, 0, 0,
                             "checkpoint format version %u, this kepler reads "
-                            "version %u", v, version);
+                            "version %u",
+                            v, version);
     if (len != n - KP_CK_HEADER)
         return kp_error_set(err, KP_EINPUT, file, 0, 0,
                             "truncated or padded checkpoint (%zu bytes, "
-                            "header says %llu)", n,
-                            (unsigned long long)(len + KP_CK_HEADER));
+                            "header says %llu)",
+                            n, (unsigned long long)(len + KP_CK_HEADER));
     if (XXH3_64bits(buf + KP_CK_HEADER, len) != sum)
         return kp_error_set(err, KP_EINPUT, file, 0, 0,
                             "corrupt checkpoint (checksum mismatch)");
@@ -384,27 +385,30 @@ unsigned char *kp_ck_read(const char *path, size_t *n, int *errnum)
         *errnum = errno;
         return NULL;
     }
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf != NULL) {
+    unsigned char *buf = NULL;
+    size_t cap = 0, len = 0;
+    int e = 0;
+    for (;;) {
         if (len == cap) {
-            unsigned char *q = realloc(buf, cap * 2);
+            size_t ncap = cap ? 2 * cap : (size_t)1 << 16;
+            unsigned char *q = realloc(buf, ncap);
             if (q == NULL) {
-                free(buf);
-                buf = NULL;
+                e = ENOMEM;
                 break;
             }
             buf = q;
-            cap *= 2;
+            cap = ncap;
         }
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (got == 0)
             break;
     }
-    *errnum = buf == NULL ? ENOMEM : ferror(f) ? EIO : 0;
+    if (e == 0 && ferror(f))
+        e = EIO;
     fclose(f);
-    if (*errnum != 0) {
+    *errnum = e;
+    if (e != 0) {
         free(buf);
         return NULL;
     }
@@ -457,14 +461,14 @@ uint64_t kp_ck_grammar_fingerprint(const kp_grammar_t *g)
     return h;
 }
 
-int kp_ck_load_ranks(const char *path, int rank, int nranks,
-                     kp_ck_load_fn load, void *ctx, kp_error_t *err)
+int kp_ck_load_ranks(const char *path, int rank, int nranks, kp_ck_load_fn load,
+                     void *ctx, kp_error_t *err)
 {
     char *file = kp_ck_rank_path(path, rank, nranks, NULL);
     char *prev = kp_ck_rank_path(path, rank, nranks, ".prev");
-    int rc = file && prev ? KP_OK
-                          : kp_error_set(err, KP_ENOMEM, NULL, 0, 0,
-                                         "out of memory");
+    int rc = file && prev
+                 ? KP_OK
+                 : kp_error_set(err, KP_ENOMEM, NULL, 0, 0, "out of memory");
     int round = -1;
     if (rc == KP_OK)
         rc = load(file, ctx, &round, err);

@@ -128,8 +128,8 @@ typedef int (*kp_ck_load_fn)(const char *file, void *ctx, int *round,
    others (killed between two ranks' writes), falls back to its .prev
    file. The outcome is agreed (kp_mpi_agree): every rank gets the error
    of the lowest failing rank. */
-int kp_ck_load_ranks(const char *path, int rank, int nranks,
-                     kp_ck_load_fn load, void *ctx, kp_error_t *err);
+int kp_ck_load_ranks(const char *path, int rank, int nranks, kp_ck_load_fn load,
+                     void *ctx, kp_error_t *err);
 
 /* Fingerprint of a bound grammar: limits, rules and every symbol (names,
    kinds, types, costs, constants). */

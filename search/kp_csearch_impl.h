@@ -16,9 +16,9 @@
 #include "kp_symsearch.h"
 
 typedef struct {
-    kp_indiv_t ind;  /* ind.hash: structure and constant values */
+    kp_indiv_t ind; /* ind.hash: structure and constant values */
     double score;
-    uint64_t phash;  /* hash of the object the program builds */
+    uint64_t phash; /* hash of the object the program builds */
 } cs_prog_t;
 
 typedef struct {
@@ -40,7 +40,7 @@ typedef struct {
 } cs_local_t;
 
 typedef struct {
-    cs_prog_t *pop;  /* 2 * population: parents, then children */
+    cs_prog_t *pop; /* 2 * population: parents, then children */
     cs_prog_t *tmp;
     int n;
     kp_rng_t rng;
@@ -48,7 +48,7 @@ typedef struct {
     double *prio;
     uint32_t *order;
     uint64_t *keys;
-    uint32_t *list;  /* local search: members, then the rest */
+    uint32_t *list; /* local search: members, then the rest */
     void *ws;
     uint8_t *x;      /* scratch object */
     cs_local_t ls;   /* the island's own local search */
@@ -58,15 +58,15 @@ typedef struct {
     uint8_t *best;   /* best object of this island */
     double best_score;
     int have_best;
-    int best_sym;    /* group of the best object if symmetric search
-                        found it, else -1 */
+    int best_sym; /* group of the best object if symmetric search
+                     found it, else -1 */
     long evals;
-    int index;       /* global island number (over all ranks) */
-    int nglobal;     /* islands over all ranks */
-    kp_sym_t sym;    /* symmetric search (have_sym) */
+    int index;    /* global island number (over all ranks) */
+    int nglobal;  /* islands over all ranks */
+    kp_sym_t sym; /* symmetric search (have_sym) */
     int have_sym;
-    int sym_turn;    /* groups started so far */
-    long sym_idle;   /* steps since the current group improved */
+    int sym_turn;  /* groups started so far */
+    long sym_idle; /* steps since the current group improved */
 } cs_island_t;
 
 typedef struct {

@@ -37,7 +37,7 @@ static void shaping(const kp_cs_params_t *p, int *v)
 }
 
 static const char *const shaping_names[CS_CK_NPARAM] = {
-    "method", "islands", "population", "generations",
+    "method",     "islands",     "population",      "generations",
     "tournament", "local moves", "symmetric steps", "topology"};
 
 /* Parameter k's value v as the user wrote it. */
@@ -126,7 +126,8 @@ static void get_sym(kp_ck_rbuf_t *r, cs_island_t *isl, const cs_ctx_t *c)
     if (!have || r->bad)
         return;
     int g = kp_ck_get_range(r, 0, ng - 1);
-    if (r->bad || kp_sym_init(&isl->sym, c->p, c->n, g, isl->ws, NULL) != KP_OK) {
+    if (r->bad ||
+        kp_sym_init(&isl->sym, c->p, c->n, g, isl->ws, NULL) != KP_OK) {
         r->bad = 1;
         return;
     }
@@ -251,10 +252,10 @@ static int load_file(const char *file, void *ctx, int *round, kp_error_t *err)
     int e = 0, rc = KP_OK;
     unsigned char *buf = kp_ck_read(file, &n, &e);
     kp_ck_rbuf_t rb;
-#define CK_FAIL(...)                                                      \
-    do {                                                                  \
-        rc = kp_error_set(err, KP_EINPUT, file, 0, 0, __VA_ARGS__);       \
-        goto done;                                                        \
+#define CK_FAIL(...)                                                           \
+    do {                                                                       \
+        rc = kp_error_set(err, KP_EINPUT, file, 0, 0, __VA_ARGS__);            \
+        goto done;                                                             \
     } while (0)
     if (buf == NULL)
         CK_FAIL("cannot read checkpoint: %s", strerror(e));
@@ -290,7 +291,8 @@ static int load_file(const char *file, void *ctx, int *round, kp_error_t *err)
     }
     if (clen != len || cnf != run->nfeatures || ffp != run->features_fp)
         CK_FAIL("checkpoint was made by another version of problem '%s' "
-                "(objects or features differ)", c->p->name);
+                "(objects or features differ)",
+                c->p->name);
     if (gfp != run->grammar_fp)
         CK_FAIL("checkpoint was made with another grammar");
     int rank = kp_ck_get_i32(&rb), nranks = kp_ck_get_i32(&rb);
@@ -357,8 +359,7 @@ done:
 
 int kpi_cs_load(kpi_cs_run_t *run, const char *path, kp_error_t *err)
 {
-    return kp_ck_load_ranks(path, run->rank, run->nranks, load_file, run,
-                            err);
+    return kp_ck_load_ranks(path, run->rank, run->nranks, load_file, run, err);
 }
 
 /* Ranking key of a best: having one beats having none, NaN ranks last. */

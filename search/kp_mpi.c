@@ -6,8 +6,8 @@
    code path for every rank count. Collectives that need memory agree on
    allocation success first (kp_mpi_any), so a rank short of memory makes
    every rank skip the exchange instead of deadlocking the others. */
-#include "config.h"
 #include "kp_mpi.h"
+#include "config.h"
 
 #include <limits.h>
 #include <math.h>
@@ -162,8 +162,7 @@ void kp_mpi_max_double(double *v, int n)
 {
 #ifdef KP_HAVE_MPI
     if (multi() && n > 0)
-        MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_MAX,
-                      MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
 #else
     (void)v, (void)n;
 #endif
@@ -189,8 +188,7 @@ double kp_mpi_maxloc(double v, int *who)
             double v;
             int rank;
         } in = {isnan(v) ? -INFINITY : v, kp_mpi_rank()}, out;
-        MPI_Allreduce(&in, &out, 1, MPI_DOUBLE_INT, MPI_MAXLOC,
-                      MPI_COMM_WORLD);
+        MPI_Allreduce(&in, &out, 1, MPI_DOUBLE_INT, MPI_MAXLOC, MPI_COMM_WORLD);
         *who = out.rank;
         return out.v;
     }
@@ -280,8 +278,8 @@ static int gather(const void *mine, size_t n, unsigned char **all,
             MPI_Allgatherv(mine, (int)n, MPI_BYTE, *all, ci, dsp, MPI_BYTE,
                            MPI_COMM_WORLD);
         else
-            MPI_Gatherv(mine, (int)n, MPI_BYTE, *all, ci, dsp, MPI_BYTE,
-                        root, MPI_COMM_WORLD);
+            MPI_Gatherv(mine, (int)n, MPI_BYTE, *all, ci, dsp, MPI_BYTE, root,
+                        MPI_COMM_WORLD);
         *total = recv ? (size_t)sum : 0;
         free(cnt);
         free(ci);
@@ -365,8 +363,8 @@ int kp_mpi_migrate(void *in, const void *out, size_t block, int nlocal,
                     soff += block;
                 }
             if (soff > s0) {
-                MPI_Isend(sbuf + s0, (int)(soff - s0), MPI_BYTE, q,
-                          KP_MPI_TAG, MPI_COMM_WORLD, &req[nreq++]);
+                MPI_Isend(sbuf + s0, (int)(soff - s0), MPI_BYTE, q, KP_MPI_TAG,
+                          MPI_COMM_WORLD, &req[nreq++]);
                 if (bytes != NULL)
                     *bytes += (long)(soff - s0);
             }
@@ -375,8 +373,8 @@ int kp_mpi_migrate(void *in, const void *out, size_t block, int nlocal,
                 if (succ[q * nlocal + i] / nlocal == me)
                     roff += block;
             if (roff > r0)
-                MPI_Irecv(rbuf + r0, (int)(roff - r0), MPI_BYTE, q,
-                          KP_MPI_TAG, MPI_COMM_WORLD, &req[nreq++]);
+                MPI_Irecv(rbuf + r0, (int)(roff - r0), MPI_BYTE, q, KP_MPI_TAG,
+                          MPI_COMM_WORLD, &req[nreq++]);
         }
         MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
         roff = 0;

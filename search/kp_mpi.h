@@ -38,10 +38,7 @@
 extern "C" {
 #endif
 
-enum kp_topology {
-    KP_TOPO_RING = 0,
-    KP_TOPO_RANDOM = 1
-};
+enum kp_topology { KP_TOPO_RING = 0, KP_TOPO_RANDOM = 1 };
 
 /* "ring" or "random" to the enum; -1 for anything else. */
 int kp_topology_parse(const char *name);

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../kp_test.h"
 #include "kp_ckpt.h"
 #include "kp_mpi.h"
-#include "../kp_test.h"
 
 static char dir[64];
 
@@ -114,8 +114,7 @@ Test(ckpt, headers_are_checked)
     kp_ck_wbuf_t b = sample(KP_CK_MAGIC_CS);
     kp_ck_rbuf_t r;
     kp_error_t err;
-    cr_assert_eq(kp_ck_open(&r, b.p, b.n, KP_CK_MAGIC_CS, 3, "f", &err),
-                 KP_OK);
+    cr_assert_eq(kp_ck_open(&r, b.p, b.n, KP_CK_MAGIC_CS, 3, "f", &err), KP_OK);
     cr_assert_eq(r.n, 5);
     cr_assert_eq(memcmp(r.p, "hello", 5), 0);
     struct {
@@ -137,7 +136,9 @@ Test(ckpt, headers_are_checked)
         memcpy(buf, b.p, b.n);
         if (cases[k].flip >= 0)
             buf[cases[k].flip] ^= 1;
-        size_t n = cases[k].n == 0 ? b.n : cases[k].n == 1 ? b.n - 1 : cases[k].n;
+        size_t n = cases[k].n == 0   ? b.n
+                   : cases[k].n == 1 ? b.n - 1
+                                     : cases[k].n;
         cr_assert_eq(kp_ck_open(&r, buf, n, cases[k].magic, cases[k].version,
                                 "f.ckpt", &err),
                      KP_EINPUT, "case %zu", k);
@@ -159,8 +160,8 @@ Test(ckpt, writes_replace_atomically_and_keep_the_previous_file,
     cr_assert_eq(kp_ck_write(path, (const unsigned char *)"one", 3, 1, &err),
                  KP_OK, "%s", err.msg);
     cr_assert_neq(access(prev, F_OK), 0); /* nothing before the first */
-    cr_assert_eq(kp_ck_write(path, (const unsigned char *)"second", 6, 1,
-                             &err), KP_OK);
+    cr_assert_eq(kp_ck_write(path, (const unsigned char *)"second", 6, 1, &err),
+                 KP_OK);
     size_t n;
     int e;
     unsigned char *a = kp_ck_read(path, &n, &e);
@@ -271,8 +272,8 @@ Test(mpi, migration_delivers_each_block_to_the_successor)
                 out[i] = (unsigned char)(i / B * 16 + i % B);
             memset(in, 0xff, sizeof in);
             long bytes = 0;
-            cr_assert_eq(kp_mpi_migrate(in, out, B, NL, topo, 3, round,
-                                        &bytes), 0);
+            cr_assert_eq(kp_mpi_migrate(in, out, B, NL, topo, 3, round, &bytes),
+                         0);
             cr_assert_eq(bytes, 0); /* nothing left this process */
             int succ[NL];
             kp_topology_successors(succ, NL, topo, 3, round);
