@@ -66,7 +66,9 @@ static void fit_help(FILE *f)
         "The search stops at the budget, on Ctrl-C (results are still written),\n"
         "or as soon as a formula is proved exact. Same seed and options give the\n"
         "same result whatever the thread count when the budget is --rounds or\n"
-        "--max-evals.\n");
+        "--max-evals. Under 'mpirun -np K' every rank runs --islands islands\n"
+        "and its own policy samples, and rank 0 writes the outputs\n"
+        "(docs/scaling.md).\n");
 }
 
 typedef struct {

@@ -77,6 +77,9 @@ static void search_help(FILE *f)
         "or 1 if an explicit --target was not reached). The same seed and options\n"
         "give the same result whatever the thread count when the budget is\n"
         "--rounds or --max-evals.\n"
+        "Under 'mpirun -np K' every rank runs --islands islands of one search\n"
+        "(methods program and local: the same result as one process with\n"
+        "K x --islands) and rank 0 writes the outputs (docs/scaling.md).\n"
         "Exit status: 0 done (target reached if any), 1 target not reached or the\n"
         "best object fails the exact check, 2 bad usage, 3 internal error.\n");
 }
