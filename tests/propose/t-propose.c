@@ -4,6 +4,7 @@
    count; bad arguments are refused. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 
 #include "../kp_test.h"
 #include "kp_eval.h"
