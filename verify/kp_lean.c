@@ -97,7 +97,7 @@ static const char lean_combinators_rec[] =
     "@def pick {α : Type} (b : Bool) (x y : α) : α :=\n"
     "  Bool.rec (motive := fun _ => α) y x b\n\n"
     "/-- `foldL f z [x₁, x₂, ..., xₘ] = f x₁ (f x₂ (... (f xₘ z)))`; `foldL f z [] = z`. -/\n"
-    "@def foldL {α : Type} (f : Nat → α → α) (z : α) (xs : List Nat) : α :=\n"
+    "@def foldL {ε α : Type} (f : ε → α → α) (z : α) (xs : List ε) : α :=\n"
     "  List.rec (motive := fun _ => α) z (fun x _ r => f x r) xs\n\n"
     "/-- `iter f z 0 = z` and `iter f z (k + 1) = f k (iter f z k)`. -/\n"
     "@def iter {α : Type} (f : Nat → α → α) (z : α) (k : Nat) : α :=\n"
@@ -109,7 +109,7 @@ static const char lean_combinators_native[] =
     "/-- `pick b x y` is `if b then x else y`. -/\n"
     "def pick {α : Type} (b : Bool) (x y : α) : α := cond b x y\n\n"
     "/-- `foldL f z [x₁, x₂, ..., xₘ] = f x₁ (f x₂ (... (f xₘ z)))`; `foldL f z [] = z`. -/\n"
-    "def foldL {α : Type} (f : Nat → α → α) (z : α) : List Nat → α\n"
+    "def foldL {ε α : Type} (f : ε → α → α) (z : α) : List ε → α\n"
     "  | []      => z\n"
     "  | x :: xs => f x (foldL f z xs)\n\n"
     "/-- `iter f z 0 = z` and `iter f z (k + 1) = f k (iter f z k)`. -/\n"
@@ -1111,7 +1111,9 @@ static int fit_print_q(FILE *f, const kp_expr_t *e, int pos)
     }
     if (t == KP_TOK_CONST) {
         const kp_const_t *k = &e->c[kp_expr_const_index(e, pos)];
-        fprintf(f, "(%lld, %lld)", (long long)k->num, (long long)k->den);
+        long long num = (long long)k->num;
+        fprintf(f, "(Q.mk %lld %lld %lld)", num > 0 ? num : 0, num < 0 ? -num : 0,
+                (long long)k->den);
         return pos + 1;
     }
     static const char *const bin[] = {[KP_OP_ADD] = "qadd", [KP_OP_SUB] = "qsub",
@@ -1137,7 +1139,7 @@ static int fit_print_q(FILE *f, const kp_expr_t *e, int pos)
     case KP_OP_POW: {
         int ex = pos + 1 + e->size[pos + 1];
         long long k = (long long)e->c[kp_expr_const_index(e, ex)].num;
-        fprintf(f, k < 0 ? "qdiv (1, 1) (qpow (" : "qpow (");
+        fprintf(f, k < 0 ? "qdiv (Q.mk 1 0 1) (qpow (" : "qpow (");
         fit_print_q(f, e, pos + 1);
         fprintf(f, k < 0 ? ") %lld)" : ") %lld", k < 0 ? -k : k);
         return ex + 1;
@@ -1211,13 +1213,26 @@ static int fit_print_float(FILE *f, const kp_expr_t *e, int pos)
     }
 }
 
+/* q as the Lean rational (Q.mk pos neg den) = (pos - neg) / den. Explicit
+   constructors: the July-2021 elaborator takes minutes on a few hundred
+   nested anonymous constructors in a list. */
 static void print_q(FILE *f, const fmpq_t q)
 {
-    fputc('(', f);
-    fmpz_fprint(f, fmpq_numref(q));
-    fputs(", ", f);
+    fmpz_t a;
+    fmpz_init(a);
+    fmpz_abs(a, fmpq_numref(q));
+    fputs("(Q.mk ", f);
+    if (fmpz_sgn(fmpq_numref(q)) >= 0) {
+        fmpz_fprint(f, a);
+        fputs(" 0 ", f);
+    } else {
+        fputs("0 ", f);
+        fmpz_fprint(f, a);
+        fputc(' ', f);
+    }
     fmpz_fprint(f, fmpq_denref(q));
     fputc(')', f);
+    fmpz_clear(a);
 }
 
 /* Rounds q >= 0 up to two significant decimal digits (a readable E). */
@@ -1272,28 +1287,42 @@ typedef struct {
 } fit_ctx_t;
 
 static const char fit_qdefs[] =
-    "/- ## Exact rationals as integer pairs\n"
-    "  q = (a, b) stands for a / b. The pairs are never reduced. b = 0 marks an undefined\n"
-    "  value (a division by zero somewhere): every operation below keeps b = 0 once it\n"
-    "  appears, and `qeq` / `qle` are false when a denominator is 0. -/\n\n"
-    "abbrev Q := Int × Int\n\n"
-    "def qadd (x y : Q) : Q := (x.1 * y.2 + y.1 * x.2, x.2 * y.2)\n"
-    "def qsub (x y : Q) : Q := (x.1 * y.2 - y.1 * x.2, x.2 * y.2)\n"
-    "def qmul (x y : Q) : Q := (x.1 * y.1, x.2 * y.2)\n"
-    "def qdiv (x y : Q) : Q := (x.1 * y.2, x.2 * y.1)\n"
-    "def qneg (x : Q) : Q := (0 - x.1, x.2)\n"
-    "def qabs (x : Q) : Q := (Int.ofNat x.1.natAbs, Int.ofNat x.2.natAbs)\n"
-    "def qpow (x : Q) : Nat → Q\n"
-    "  | 0     => (1, 1)\n"
-    "  | k + 1 => qmul (qpow x k) x\n\n"
-    "/-- x = y as rationals, both defined: x.1 * y.2 = y.1 * x.2. -/\n"
-    "def qeq (x y : Q) : Bool :=\n"
-    "  not (decide (x.2 = 0)) && not (decide (y.2 = 0)) && decide (x.1 * y.2 = y.1 * x.2)\n\n"
-    "/-- x <= y as rationals, both defined: x.1/x.2 - y.1/y.2 <= 0, multiplied by\n"
-    "    (x.2 * y.2)^2 > 0. -/\n"
-    "def qle (x y : Q) : Bool :=\n"
-    "  not (decide (x.2 = 0)) && not (decide (y.2 = 0)) &&\n"
-    "    decide ((x.1 * y.2 - y.1 * x.2) * (x.2 * y.2) ≤ 0)\n\n";
+    "/- ## Exact rationals\n\n"
+    "  A rational is Q.mk p q d, standing for (p - q) / d with natural numbers p, q, d (so\n"
+    "  the numerator is the integer p - q; natural numbers keep every step a kernel-accelerated\n"
+    "  Nat operation). d = 0 marks an undefined value, a division by zero: every operation\n"
+    "  below keeps d = 0 once it appears, and `qeq` / `qle` are false on undefined values. -/\n\n"
+    "structure Q where\n"
+    "  pos : Nat\n"
+    "  neg : Nat\n"
+    "  den : Nat\n\n"
+    "/-- The same value with pos or neg zero (keeps the numbers small). -/\n"
+    "@def qnorm (x : Q) : Q := Q.mk (x.pos - x.neg) (x.neg - x.pos) x.den\n\n"
+    "@def qadd (x y : Q) : Q :=\n"
+    "  qnorm (Q.mk (x.pos * y.den + y.pos * x.den) (x.neg * y.den + y.neg * x.den) (x.den * y.den))\n\n"
+    "@def qneg (x : Q) : Q := Q.mk x.neg x.pos x.den\n\n"
+    "@def qsub (x y : Q) : Q := qadd x (qneg y)\n\n"
+    "@def qmul (x y : Q) : Q :=\n"
+    "  qnorm (Q.mk (x.pos * y.pos + x.neg * y.neg) (x.pos * y.neg + x.neg * y.pos) (x.den * y.den))\n\n"
+    "/-- x / y = (x.num y.den) / (x.den y.num), numerator and denominator both multiplied by\n"
+    "    y.den so that an undefined y gives an undefined quotient (y.num = 0 gives d = 0 too). -/\n"
+    "@def qdiv (x y : Q) : Q :=\n"
+    "  pick (Nat.ble y.neg y.pos)\n"
+    "    (Q.mk (x.pos * y.den * y.den) (x.neg * y.den * y.den) (x.den * (y.pos - y.neg) * y.den))\n"
+    "    (Q.mk (x.neg * y.den * y.den) (x.pos * y.den * y.den) (x.den * (y.neg - y.pos) * y.den))\n\n"
+    "@def qabs (x : Q) : Q := Q.mk ((x.pos - x.neg) + (x.neg - x.pos)) 0 x.den\n\n"
+    "/-- x ^ k, by k multiplications. -/\n"
+    "@def qpow (x : Q) (k : Nat) : Q := iter (fun _ r => qmul r x) (Q.mk 1 0 1) k\n\n"
+    "/-- x = y, both defined: (x.pos - x.neg) y.den = (y.pos - y.neg) x.den. -/\n"
+    "@def qeq (x y : Q) : Bool :=\n"
+    "  band (Nat.ble 1 x.den) (band (Nat.ble 1 y.den)\n"
+    "    (Nat.beq (x.pos * y.den + y.neg * x.den) (y.pos * x.den + x.neg * y.den)))\n\n"
+    "/-- x <= y, both defined: (x.pos - x.neg) y.den <= (y.pos - y.neg) x.den. -/\n"
+    "@def qle (x y : Q) : Bool :=\n"
+    "  band (Nat.ble 1 x.den) (band (Nat.ble 1 y.den)\n"
+    "    (Nat.ble (x.pos * y.den + y.neg * x.den) (y.pos * x.den + x.neg * y.den)))\n\n"
+    "/-- The number of entries of a list. -/\n"
+    "@def len {ε : Type} (xs : List ε) : Nat := foldL (fun _ r => r + 1) 0 xs\n\n";
 
 static int fit_render(FILE *f, void *vctx, kp_error_t *err)
 {
@@ -1427,75 +1456,87 @@ static int fit_render(FILE *f, void *vctx, kp_error_t *err)
             "  every row, hence |f(x) - y| <= E given the enclosures. `fFloat` states the\n"
             "  formula for reading; Float is opaque to the kernel and proves nothing.\n");
     fprintf(f, "-/\n\nnamespace Kepler.Fit\n\n");
-    fputs(fit_qdefs, f);
-    fprintf(f, "/-- The formula. -/\ndef f (");
-    for (int i = 0; i < nin; i++)
-        fprintf(f, "%sv%d", i ? " " : "", i);
-    fprintf(f, " : %s) : %s :=\n  ", rational ? "Q" : "Float", rational ? "Q" : "Float");
+    write_combinators(f, c->flags);
+    put_lean(f, fit_qdefs, c->flags);
     if (rational) {
+        fprintf(f, "/-- The formula, exactly. -/\n%sdef f (",
+                (c->flags & KP_LEAN_NATIVE) ? "" : "noncomputable ");
+        for (int i = 0; i < nin; i++)
+            fprintf(f, "%sv%d", i ? " " : "", i);
+        fprintf(f, " : Q) : Q :=\n  ");
         fit_print_q(f, e, 0);
         fprintf(f, "\n\n");
     } else {
-        fprintf(f, "let fabs := fun (t : Float) => if t < 0 then 0 - t else t\n  ");
+        fprintf(f, "/-- The formula over Float, for reading only: Float is opaque to the kernel. -/\n"
+                   "def fFloat (");
+        for (int i = 0; i < nin; i++)
+            fprintf(f, "%sv%d", i ? " " : "", i);
+        fprintf(f, " : Float) : Float :=\n"
+                   "  let fabs := fun (t : Float) => if t < 0 then 0 - t else t\n  ");
         fit_print_float(f, e, 0);
         fprintf(f, "\n\n");
     }
-    if (!rational)
-        fprintf(f, "/-- The error bound E. -/\ndef E : Q := ");
-    else if (!all_exact)
-        fprintf(f, "/-- The error bound E. -/\ndef E : Q := ");
     if (!rational || !all_exact) {
+        fprintf(f, "/-- The error bound E. -/\ndef E : Q := ");
         print_q(f, E);
         fprintf(f, "  -- %.3g\n\n", fmpq_get_d(E));
     }
-    if (rational) {
-        fprintf(f, "/-- Data rows: [v0, ..., v%d, y]. -/\ndef rows : List (List Q) := [", nin - 1);
-        for (size_t row = 0; row < nr; row++) {
-            fprintf(f, "%s[", row ? ",\n  " : "\n  ");
+    /* A row: the inputs and the target (exact), or Arb's enclosure of f at
+       the inputs and the target. */
+    fprintf(f, "/-- One data row: %s. -/\nstructure Row where\n",
+            rational ? "the inputs v0, v1, ... and the target y"
+                     : "Arb's enclosure [mid - rad, mid + rad] of f at the row's inputs, and the target y");
+    if (rational)
+        for (int i = 0; i < nin; i++)
+            fprintf(f, "  v%d : Q\n", i);
+    else
+        fprintf(f, "  mid : Q\n  rad : Q\n");
+    fprintf(f, "  y : Q\n\n/-- The %zu data rows (the CSV's values in a comment after each). -/\n"
+               "def rows : List Row := [", nr);
+    for (size_t row = 0; row < nr; row++) {
+        fputs("\n  Row.mk ", f);
+        if (rational) {
             for (int i = 0; i < nin; i++) {
                 print_q(f, inv + row * nin + i);
-                fputs(", ", f);
-            }
-            print_q(f, rowv + 3 * row + 2);
-            fputc(']', f);
-        }
-        fprintf(f, "]\n\n/-- The formula on one row, compared with its target. -/\ndef rowOk : List Q → Bool\n  | [");
-        for (int i = 0; i < nin; i++)
-            fprintf(f, "v%d, ", i);
-        fprintf(f, "y] => ");
-        if (all_exact)
-            fprintf(f, "qeq (f");
-        else
-            fprintf(f, "qle (qabs (qsub (f");
-        for (int i = 0; i < nin; i++)
-            fprintf(f, " v%d", i);
-        fprintf(f, all_exact ? ") y\n" : ") y)) E\n");
-    } else {
-        fprintf(f, "/-- Per row: [mid, rad, y], Arb's enclosure mid ± rad of f at the row's\n"
-                   "    inputs (listed in the comment after each row) and the target y. -/\n"
-                   "def rows : List (List Q) := [");
-        for (size_t row = 0; row < nr; row++) {
-            /* The separating comma goes before the line comment. */
-            fputs("\n  [", f);
-            print_q(f, rowv + 3 * row);
-            fputs(", ", f);
-            print_q(f, rowv + 3 * row + 1);
-            fputs(", ", f);
-            print_q(f, rowv + 3 * row + 2);
-            fputs(row + 1 < nr ? "],  -- inputs" : "]  -- inputs", f);
-            for (int i = 0; i < nin; i++) {
                 fputc(' ', f);
-                fmpq_fprint(f, inv + row * nin + i);
             }
+        } else {
+            print_q(f, rowv + 3 * row);
+            fputc(' ', f);
+            print_q(f, rowv + 3 * row + 1);
+            fputc(' ', f);
         }
-        fprintf(f, "\n  ]\n\n/-- |mid - y| + rad <= E. -/\ndef rowOk : List Q → Bool\n"
-                   "  | [mid, rad, y] => qle (qadd (qabs (qsub mid y)) rad) E\n");
+        print_q(f, rowv + 3 * row + 2);
+        /* The separating comma goes before the line comment. */
+        fputs(row + 1 < nr ? ",  --" : "  --", f);
+        for (int i = 0; i < nin; i++) {
+            fputc(' ', f);
+            fput_comment(f, names[i]);
+            fputs(" = ", f);
+            fmpq_fprint(f, inv + row * nin + i);
+            fputc(',', f);
+        }
+        fputs(" y = ", f);
+        fmpq_fprint(f, rowv + 3 * row + 2);
     }
-    fprintf(f, "  | _ => false\n\n/-- Every row passes. -/\ndef allRows : List (List Q) → Bool\n"
-               "  | []      => true\n  | r :: rs => rowOk r && allRows rs\n\n");
+    fprintf(f, "\n  ]\n\n");
+    if (rational) {
+        fprintf(f, "/-- The formula %s on one row. -/\n%sdef rowOk (r : Row) : Bool :=\n  ",
+                all_exact ? "reproduces the target exactly" : "is within E of the target",
+                (c->flags & KP_LEAN_NATIVE) ? "" : "noncomputable ");
+        fprintf(f, all_exact ? "qeq (f" : "qle (qabs (qsub (f");
+        for (int i = 0; i < nin; i++)
+            fprintf(f, " r.v%d", i);
+        fprintf(f, all_exact ? ") r.y\n\n" : ") r.y)) E\n\n");
+    } else {
+        put_lean(f, "/-- |mid - y| + rad <= E on one row. -/\n@def rowOk (r : Row) : Bool :=\n"
+                    "  qle (qadd (qabs (qsub r.mid r.y)) r.rad) E\n\n", c->flags);
+    }
+    put_lean(f, "/-- Every row passes. -/\n@def allRows : Bool := foldL (fun r ok => band (rowOk r) ok) true rows\n\n",
+             c->flags);
     const char *thm = rational ? (all_exact ? "fit_exact" : "fit_error_bound")
                                : "enclosure_error_bound";
-    fprintf(f, "theorem %s : allRows rows = true ∧ rows.length = %zu := by %s\n\n"
+    fprintf(f, "theorem %s : allRows = true ∧ len rows = %zu := by %s\n\n"
                "end Kepler.Fit\n", thm, nr, proof_tactic(c->flags));
     if (ferror(f))
         rc = kp_error_set(err, KP_EINTERNAL, NULL, 0, 0, "write error");

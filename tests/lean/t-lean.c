@@ -163,6 +163,112 @@ Test(lean, capset_roundtrip)
     free(text);
 }
 
+/* The Lean file's `pairs n pts`, computed here with GMP exactly as its
+   definitions read: weights t_i = T^(5^(n-1-i)), P = Σ_x Π_i t_i^(x_i),
+   R = Σ_z Π_i r(z_i, t_i), N = P^2 R / Π_i t_i^4 % T with T = k^2 + 1. */
+static void lean_pairs(mpz_t N, const unsigned long *codes, size_t k, int n)
+{
+    mpz_t T, P, R, top, mP, mR, t;
+    mpz_inits(T, P, R, top, mP, mR, t, NULL);
+    mpz_set_ui(T, (unsigned long)(k * k + 1));
+    mpz_t *w = malloc((size_t)n * sizeof *w);
+    for (int i = n - 1; i >= 0; i--) {
+        mpz_init(w[i]);
+        if (i == n - 1)
+            mpz_set(w[i], T);
+        else
+            mpz_pow_ui(w[i], w[i + 1], 5);
+    }
+    mpz_set_ui(top, 1);
+    for (int i = 0; i < n; i++) {
+        mpz_pow_ui(t, w[i], 4);
+        mpz_mul(top, top, t);
+    }
+    for (size_t j = 0; j < k; j++) {
+        mpz_set_ui(mP, 1);
+        mpz_set_ui(mR, 1);
+        unsigned long x = codes[j];
+        for (int i = 0; i < n; i++, x /= 3) {
+            unsigned d = (unsigned)(x % 3);
+            mpz_pow_ui(t, w[i], d);
+            mpz_mul(mP, mP, t);
+            mpz_t r;
+            mpz_init(r);
+            for (unsigned sdig = 0; sdig <= 4; sdig++)
+                if ((sdig + d) % 3 == 0) {
+                    mpz_pow_ui(t, w[i], 4 - sdig);
+                    mpz_add(r, r, t);
+                }
+            mpz_mul(mR, mR, r);
+            mpz_clear(r);
+        }
+        mpz_add(P, P, mP);
+        mpz_add(R, R, mR);
+    }
+    mpz_mul(N, P, P);
+    mpz_mul(N, N, R);
+    mpz_fdiv_q(N, N, top);
+    mpz_fdiv_r(N, N, T);
+    for (int i = 0; i < n; i++)
+        mpz_clear(w[i]);
+    free(w);
+    mpz_clears(T, P, R, top, mP, mR, t, NULL);
+}
+
+/* #{(x, y) : -(x + y) in S} by brute force over the codes. */
+static unsigned long pairs_bruteforce(const unsigned long *codes, size_t k, int n)
+{
+    unsigned long cnt = 0;
+    for (size_t a = 0; a < k; a++)
+        for (size_t b = 0; b < k; b++) {
+            unsigned long x = codes[a], y = codes[b], z = 0, p = 1;
+            for (int i = 0; i < n; i++, x /= 3, y /= 3, p *= 3)
+                z += (6 - x % 3 - y % 3) % 3 * p;
+            for (size_t c = 0; c < k; c++)
+                cnt += codes[c] == z;
+        }
+    return cnt;
+}
+
+/* The counting identity behind IsCap, on caps and on sets with lines. */
+Test(lean, capset_pairs_identity)
+{
+    kp_rng_t rng;
+    kp_test_rng_init(&rng);
+    mpz_t N;
+    mpz_init(N);
+    unsigned char q[80], c[80 * 6];
+    size_t k20 = quadric20(q);
+    size_t k = product(c, q, k20, 4, cap4, 4, 2);
+    unsigned long codes[100];
+    for (size_t j = 0; j < k; j++)
+        codes[j] = kp_lean_capset_code(c + j * 6, 6);
+    lean_pairs(N, codes, k, 6);
+    cr_assert_eq(mpz_get_ui(N), (unsigned long)k, "a cap: N = |S|");
+    cr_assert_eq(pairs_bruteforce(codes, k, 6), (unsigned long)k);
+    /* Random sets (mostly not caps), dimensions 1..5: N = |S| + 6 lines. */
+    for (int trial = 0; trial < 40; trial++) {
+        int n = 1 + trial % 5;
+        unsigned long space = 1;
+        for (int i = 0; i < n; i++)
+            space *= 3;
+        size_t m = 1 + kp_rng_below(&rng, space < 30 ? space : 30);
+        unsigned char used[243] = {0};
+        for (size_t j = 0; j < m;) {
+            unsigned long x = kp_rng_below(&rng, space);
+            if (!used[x]) {
+                used[x] = 1;
+                codes[j++] = x;
+            }
+        }
+        lean_pairs(N, codes, m, n);
+        unsigned long want = pairs_bruteforce(codes, m, n);
+        cr_assert_eq(mpz_get_ui(N), want, "n = %d, %zu points", n, m);
+        cr_assert_eq((want - m) % 6, 0ul);
+    }
+    mpz_clear(N);
+}
+
 Test(lean, capset_native)
 {
     int rc;
@@ -305,6 +411,37 @@ Test(lean, graph_certificates)
     cr_assert_eq(mpz_popcount(U), 2ul);
     cr_assert(mpz_tstbit(U, 0) && mpz_tstbit(U, 1));
     cr_assert_not_null(strstr(text, "def m : Nat := 2\n"));
+    /* The packing bound n y_i < F. */
+    mpz_t F;
+    mpz_init(F);
+    parse_big(F, text, "def F : Nat :=");
+    for (int i = 0; i < n; i++)
+        cr_assert_gt(mpz_cmp_ui(F, (unsigned long)n * x[i]), 0);
+    mpz_clear(F);
+    /* The spanning tree reaches every vertex from 0 along edges. */
+    unsigned long tr[200];
+    cr_assert_eq(parse_list(text, "def tree : List (Nat × Nat) :=", tr, 200), 2 * (size_t)(n - 1));
+    unsigned char reached[30] = {1};
+    for (int i = 0; i < n - 1; i++) {
+        unsigned long v = tr[2 * i], p = tr[2 * i + 1];
+        cr_assert(reached[p] && !reached[v] && adj[p][v], "tree step %d", i);
+        reached[v] = 1;
+    }
+    /* Labels: closed under the edges of G - U; odd classes give the bound. */
+    unsigned long lab[64];
+    cr_assert_eq(parse_list(text, "def labels : List Nat :=", lab, 64), (size_t)n);
+    for (size_t i = 0; i < m; i++) {
+        unsigned long a = ed[2 * i], b2 = ed[2 * i + 1];
+        if (!mpz_tstbit(U, a) && !mpz_tstbit(U, b2))
+            cr_assert_eq(lab[a], lab[b2]);
+    }
+    int size[64] = {0}, q = 0;
+    for (int v = 0; v < n; v++)
+        if (!mpz_tstbit(U, v) && lab[v] < (unsigned long)n)
+            size[lab[v]]++;
+    for (int j = 0; j < n; j++)
+        q += size[j] & 1;
+    cr_assert_leq((n + 2 - q) / 2, 2);
     /* (b + 2 - 1)^2 < 29 */
     double b = mpz_get_d(bn) / mpz_get_d(bd);
     cr_assert_lt((b + 1) * (b + 1), 29.0);
@@ -368,6 +505,35 @@ static char *render_fit(const char *csv, const char *expr, int *rc, kp_error_t *
     return buf;
 }
 
+/* Round trip of the data rows: every "Row.mk (Q.mk p q d) ..." line decodes
+   to the CSV's cells, (p - q) / d, in column order. */
+static void check_q_rows(const char *text, const char *csv)
+{
+    const char *line = strchr(csv, '\n') + 1;
+    const char *p = strstr(text, "def rows : List Row := [");
+    cr_assert_not_null(p);
+    int rows = 0;
+    while ((p = strstr(p, "\n  Row.mk ")) != NULL) {
+        p += 10;
+        const char *end = strchr(p, '\n');
+        const char *cell = line;
+        while (p < end && strncmp(p, "(Q.mk ", 6) == 0) {
+            long long a, b, d;
+            int used;
+            cr_assert_eq(sscanf(p, "(Q.mk %lld %lld %lld)%n", &a, &b, &d, &used), 3);
+            cr_assert(a == 0 || b == 0);
+            cr_assert_gt(d, 0);
+            double want = strtod(cell, NULL);
+            cr_assert_float_eq((double)(a - b) / (double)d, want, 1e-12, "cell %.20s", cell);
+            cell = strpbrk(cell, ",\n") + 1;
+            p += used + 1;
+        }
+        line = strchr(line, '\n') + 1;
+        rows++;
+    }
+    cr_assert_eq(*line, '\0', "fewer rows in the file than in the CSV (%d)", rows);
+}
+
 Test(lean, fit_exact_rows)
 {
     int rc;
@@ -375,12 +541,14 @@ Test(lean, fit_exact_rows)
     char *text = render_fit("x,z,y\n1,2,2\n3,0.5,9.25\n-2,1,4.5\n0.5,-4,-1.75\n",
                             "x**2 + z/2", &rc, &err);
     cr_assert_eq(rc, KP_OK, "%s", err.msg);
-    cr_assert_not_null(strstr(text, "theorem fit_exact : allRows rows = true ∧ rows.length = 4 := by decide"));
-    cr_assert_not_null(strstr(text, "def f (v0 v1 : Q) : Q :=\n  qadd (qpow (v0) 2) (qdiv (v1) ((2, 1)))"), "%s", text);
-    /* The rows are the written decimals exactly. */
-    cr_assert_not_null(strstr(text, "[(3, 1), (1, 2), (37, 4)]"), "%s", text);
-    cr_assert_not_null(strstr(text, "[(1, 2), (-4, 1), (-7, 4)]"));
+    cr_assert_not_null(strstr(text, "theorem fit_exact : allRows = true ∧ len rows = 4 := by decide"));
+    cr_assert_not_null(strstr(text, "def f (v0 v1 : Q) : Q :=\n  qadd (qpow (v0) 2) (qdiv (v1) ((Q.mk 2 0 1)))"), "%s", text);
+    /* The rows are the written decimals exactly: (pos - neg) / den. */
+    cr_assert_not_null(strstr(text, "Row.mk (Q.mk 3 0 1) (Q.mk 1 0 2) (Q.mk 37 0 4),"), "%s", text);
+    cr_assert_not_null(strstr(text, "Row.mk (Q.mk 1 0 2) (Q.mk 0 4 1) (Q.mk 0 7 4)  --"));
     cr_assert_not_null(strstr(text, "v0 = x, v1 = z"));
+    cr_assert_null(strstr(text, "⟨"), "anonymous constructors elaborate slowly in a list");
+    check_q_rows(text, "x,z,y\n1,2,2\n3,0.5,9.25\n-2,1,4.5\n0.5,-4,-1.75\n");
     free(text);
 }
 
@@ -392,9 +560,9 @@ Test(lean, fit_error_bound)
     char *text = render_fit("x,y\n1,0.3333\n2,0.6667\n4,1.3333\n", "x/3", &rc, &err);
     cr_assert_eq(rc, KP_OK, "%s", err.msg);
     cr_assert_not_null(strstr(text, "theorem fit_error_bound"));
-    cr_assert_not_null(strstr(text, "qle (qabs (qsub (f v0) y)) E"));
+    cr_assert_not_null(strstr(text, "qle (qabs (qsub (f r.v0) r.y)) E"));
     /* max error 1/30000 = 3.33e-5, rounded up to two digits: 34/1000000. */
-    cr_assert_not_null(strstr(text, "def E : Q := (17, 500000)"), "%s", text);
+    cr_assert_not_null(strstr(text, "def E : Q := (Q.mk 17 0 500000)"), "%s", text);
     free(text);
 }
 
