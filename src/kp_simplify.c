@@ -370,7 +370,9 @@ static void prod_collect(ctx_t *cx, prod_t *p, int n, int64_t m)
 {
     if (p->bail)
         return;
-    const snode_t *s = N(cx, n);
+    /* A copy: the recursion below can add nodes, and a realloc of the pool
+       would leave a pointer into it dangling. */
+    const snode_t node = *N(cx, n), *s = &node;
     switch (s->tok) {
     case KP_OP_MUL:
         prod_collect(cx, p, s->a, m);
