@@ -46,8 +46,8 @@ static void write_preamble(FILE *f, const char *title, int flags)
     if (flags & KP_LEAN_NATIVE)
         fprintf(f, "\n  TRUSTED COMPILER: the theorems are proved by `native_decide`, which\n"
                    "  evaluates the checks with compiled code. Their correctness then rests\n"
-                   "  on the Lean compiler and runtime as well as on the kernel. Needs a\n"
-                   "  Lean 4 with `native_decide` (not the July-2021 pre-release).\n");
+                   "  on the Lean compiler and runtime as well as on the kernel. (The\n"
+                   "  July-2021 Lean pre-release spells the tactic `nativeDecide`.)\n");
     else
         fprintf(f, "\n  Proofs are by `decide`: the Lean kernel itself evaluates every check.\n");
     fprintf(f, "-/\n\nset_option maxRecDepth 100000\nset_option maxHeartbeats 0\n\n");

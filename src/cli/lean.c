@@ -34,8 +34,8 @@ static void lean_help(FILE *f)
         "  -o, --out OUT.lean  output file (required)\n"
         "  --data DATA.csv     the data of a fit (default: the \"data\" field of\n"
         "                      FIT.json, relative to that file's directory)\n"
-        "  --native            prove by native_decide (trusts the compiler; needs a\n"
-        "                      Lean newer than the 2021 pre-release)\n"
+        "  --native            prove by native_decide (trusts the compiler; the July\n"
+        "                      2021 pre-release spells the tactic nativeDecide)\n"
         "  --force             overwrite OUT.lean if it exists\n"
         "  -h, --help          show this help\n");
 }

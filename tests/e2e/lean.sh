@@ -51,6 +51,14 @@ grep -Eq "^theorem (fit_exact|fit_error_bound|enclosure_error_bound) " "$T/fitle
 expect_status 2 "fit --lean refuses to overwrite" "$KEPLER" fit "$T/sq.csv" --rounds 1 \
     --quiet --lean "$T/fitlean.lean"
 
+# `kepler search --lean` (when search has the option): capset and wagner21.
+if "$KEPLER" search --help 2>/dev/null | grep -q -- "--lean"; then
+    expect_status 0 "search capset --lean" "$KEPLER" search capset --n 4 --target 20 --seed 1 \
+        --threads 1 --quiet --lean "$T/search-cap4.lean"
+    expect_status 0 "search wagner21 --lean" "$KEPLER" search wagner21 --n 19 --rounds 3 --seed 1 \
+        --threads 1 --quiet --lean "$T/search-w19.lean"
+fi
+
 # Round trip through search, when `kepler search capset` is there.
 if "$KEPLER" search capset --n 3 --out "$T/s3.json" --seed 1 --time 5 --quiet >/dev/null 2>&1; then
     expect_status 0 "export a searched cap" "$KEPLER" lean "$T/s3.json" -o "$T/s3.lean"
