@@ -84,21 +84,21 @@ expect_status 2 "tampered value" "$KEPLER" verify "$T/wbad.json"
 
 # Same seed and generation budget: identical certificates for 1 and 2
 # threads (n = 12 has no counterexample, so every generation runs).
-expect_status 1 "n=12 threads 1" "$KEPLER" search wagner21 --n 12 --rounds 3 \
+expect_status 1 "n=12 threads 1" "$KEPLER" search wagner21 --n 12 --rounds 3 --time 3600 \
     --seed 7 --threads 1 --out "$T/t1.json" --quiet
-expect_status 1 "n=12 threads 2" "$KEPLER" search wagner21 --n 12 --rounds 3 \
+expect_status 1 "n=12 threads 2" "$KEPLER" search wagner21 --n 12 --rounds 3 --time 3600 \
     --seed 7 --threads 2 --out "$T/t2.json" --quiet
 cmp -s "$T/t1.json" "$T/t2.json" && ok || bad "threads 1 and 2 differ"
 expect_status 1 "best without counterexample is refuted" "$KEPLER" verify "$T/t1.json"
-expect_status 0 "n=19 threads 1" "$KEPLER" search wagner21 --n 19 --rounds 20 \
+expect_status 0 "n=19 threads 1" "$KEPLER" search wagner21 --n 19 --rounds 20 --time 3600 \
     --seed 4 --population 32 --threads 1 --out "$T/f1.json" --quiet
-expect_status 0 "n=19 threads 2" "$KEPLER" search wagner21 --n 19 --rounds 20 \
+expect_status 0 "n=19 threads 2" "$KEPLER" search wagner21 --n 19 --rounds 20 --time 3600 \
     --seed 4 --population 32 --threads 2 --out "$T/f2.json" --quiet
 cmp -s "$T/f1.json" "$T/f2.json" && ok || bad "found counterexamples differ across threads"
 expect_status 1 "n=12 max-evals" "$KEPLER" search wagner21 --n 12 --max-evals 1000 --quiet
-expect_status 0 "explicit target" "$KEPLER" search wagner21 --n 19 --rounds 20 \
+expect_status 0 "explicit target" "$KEPLER" search wagner21 --n 19 --rounds 20 --time 3600 \
     --target 0.05 --quiet
-expect_status 1 "unreachable target" "$KEPLER" search ramsey34 --n 8 --rounds 2 \
+expect_status 1 "unreachable target" "$KEPLER" search ramsey34 --n 8 --rounds 2 --time 3600 \
     --target 1 --quiet
 
 # Ctrl-C: the best so far is written and the exit status is 0.
@@ -121,10 +121,11 @@ rc=$?
 expect_status 1 "R(4,4) = 18: no witness on 18 vertices" "$KEPLER" verify "$T/term.json"
 
 # Ramsey witnesses: R(3,4) > 8 and R(4,4) > 17.
-expect_status 0 "search ramsey34" "$KEPLER" search ramsey34 --n 8 --rounds 20 \
+expect_status 0 "search ramsey34" "$KEPLER" search ramsey34 --n 8 --rounds 20 --time 3600 \
     --out "$T/r34.json" --quiet
 expect_status 0 "verify found ramsey34" "$KEPLER" verify "$T/r34.json"
-expect_status 0 "search ramsey44 n=17" "$KEPLER" search ramsey44 --n 17 --rounds 200 \
+# --time 3600: the round budget decides, also in a slow sanitizer build
+expect_status 0 "search ramsey44 n=17" "$KEPLER" search ramsey44 --n 17 --rounds 200 --time 3600 \
     --seed 1 --out "$T/r44.json" --quiet
 expect_status 0 "verify found ramsey44" "$KEPLER" verify "$T/r44.json"
 expect_status 0 "local search ramsey34" "$KEPLER" search ramsey34 --n 8 --method local \
@@ -137,12 +138,12 @@ expect_err_line "cem" "cem on capset message"
 expect_status 2 "program on a graph problem" "$KEPLER" search wagner21 --n 19 --method program
 expect_status 2 "no Lean export for ramsey" "$KEPLER" search ramsey34 --n 8 --lean "$T/r.lean"
 expect_err_line "Lean" "no Lean export message"
-expect_status 0 "search wagner21 --lean" "$KEPLER" search wagner21 --n 19 --rounds 20 \
+expect_status 0 "search wagner21 --lean" "$KEPLER" search wagner21 --n 19 --rounds 20 --time 3600 \
     --lean "$T/w.lean" --quiet
 grep -q "theorem" "$T/w.lean" && ok || bad "Lean file has a theorem"
 expect_status 2 "--lean refuses to overwrite" "$KEPLER" search wagner21 --n 19 --lean "$T/w.lean"
 expect_err_line 'w.lean.*--force' "--lean overwrite message"
-expect_status 0 "--lean --force" "$KEPLER" search wagner21 --n 19 --rounds 20 \
+expect_status 0 "--lean --force" "$KEPLER" search wagner21 --n 19 --rounds 20 --time 3600 \
     --lean "$T/w.lean" --force --quiet
 expect_status 1 "no Lean file without a counterexample" "$KEPLER" search wagner21 \
     --n 12 --rounds 1 --lean "$T/none.lean" --quiet
