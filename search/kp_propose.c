@@ -1015,6 +1015,560 @@ static int ex_model(kp_expr_t *out, const pp_cand_t *c, const pp_ctx_t *x,
     return 0;
 }
 
+/* ---- function bases --------------------------------------------------------
+   FFX-style models y = c0 + sum_k c_k B_k(x), each basis B_k a unary
+   function of the grammar applied to a low-degree argument (sin(x^2),
+   cos(x - y), log(x)), or the product of two such factors or of one with a
+   monomial (x sin(y), sin(x^2) cos(x)). Laws of this shape defeat the
+   monomial libraries above and are hard for evolution to assemble from
+   parts whose values alone fit badly. Models of up to three bases are
+   searched exhaustively on the Gram matrix when the library is small
+   (greedy selection picks the wrong first basis too often when bases are
+   as alike as sin(x^2) cos(x) and x^2), larger ones by forward selection
+   and backward elimination as for the monomials. */
+
+static void ols_backward(pp_cand_t *out, int kmax, const double *const *cols,
+                         const double *t, size_t rows, double *work);
+static void ols_prune(pp_cand_t *out, int kmax, const double *const *cols,
+                      int ncols, const unsigned char *excluded, const double *t,
+                      size_t rows, double *work);
+
+#define PF_MAX_LIB 1200  /* bases kept, simplest first */
+#define PF_MAX_GEN 60000 /* bases enumerated before the cut */
+#define PF_MAX_VARS 8
+#define PF_TOP 24 /* best subsets of each size refitted exactly */
+
+/* Unary functions tried as factors; sqrt is a monomial's half exponent and
+   already in the monomial libraries. */
+static const int pf_ops[] = {KP_OP_SIN, KP_OP_COS, KP_OP_TAN, KP_OP_EXP,
+                             KP_OP_LOG};
+
+/* A factor: op (-1: the argument itself) of the argument M[a] + s M[b]
+   (b < 0: M[a] alone). */
+typedef struct {
+    int op, a, b, s, cost;
+} pf_factor_t;
+
+typedef struct {
+    int f1, f2, cost; /* f2 < 0: one factor */
+} pf_basis_t;
+
+typedef struct {
+    int k, icpt; /* bases, and whether a constant term comes first */
+    int sel[PP_MAX_TERMS];
+    double coef[PP_MAX_TERMS]; /* icpt first, then the bases */
+    double crit;
+} pf_cand_t;
+
+typedef struct {
+    int nm;    /* monomials of degree 1 and 2 */
+    int8_t *m; /* nm * nvars, exponents in halves */
+    int nf;
+    pf_factor_t *f;
+    int nb;
+    pf_basis_t *b;
+    double *col; /* nb * rows */
+    int ncand;
+    pf_cand_t *cand; /* sorted by crit */
+} pf_ctx_t;
+
+static void pf_clear(pf_ctx_t *p)
+{
+    free(p->m);
+    free(p->f);
+    free(p->b);
+    free(p->col);
+    free(p->cand);
+    memset(p, 0, sizeof *p);
+}
+
+static int grammar_has_op(const kp_grammar_t *g, int op)
+{
+    for (int t = 0; t < g->ntypes; t++)
+        if (g->op_sym[op][t] >= 0)
+            return 1;
+    return 0;
+}
+
+static int mono_deg(const int8_t *h, int nvars)
+{
+    int d = 0;
+    for (int i = 0; i < nvars; i++)
+        d += abs(h[i]) / 2;
+    return d;
+}
+
+static int cmp_basis_cost(const void *pa, const void *pb)
+{
+    const pf_basis_t *a = pa, *b = pb;
+    if (a->cost != b->cost)
+        return a->cost < b->cost ? -1 : 1;
+    if (a->f1 != b->f1)
+        return a->f1 < b->f1 ? -1 : 1;
+    return (a->f2 > b->f2) - (a->f2 < b->f2);
+}
+
+/* Values of factor f on every row into v; 0 when one is not finite. */
+static int pf_factor_eval(double *v, const pf_ctx_t *p, const pf_factor_t *f,
+                          const pp_ctx_t *c)
+{
+    int nv = c->nvars;
+    for (size_t j = 0; j < c->rows; j++) {
+        double a = monomial_at(p->m + (size_t)f->a * nv, c->x, nv, c->rows, j);
+        if (f->b >= 0)
+            a += f->s *
+                 monomial_at(p->m + (size_t)f->b * nv, c->x, nv, c->rows, j);
+        double r = a;
+        switch (f->op) {
+        case KP_OP_SIN:
+            r = sin(a);
+            break;
+        case KP_OP_COS:
+            r = cos(a);
+            break;
+        case KP_OP_TAN:
+            r = tan(a);
+            break;
+        case KP_OP_EXP:
+            r = exp(a);
+            break;
+        case KP_OP_LOG:
+            r = a > 0 ? log(a) : NAN;
+            break;
+        default:
+            break;
+        }
+        if (!isfinite(r) || fabs(r) > 1e150)
+            return 0;
+        v[j] = r;
+    }
+    return 1;
+}
+
+/* Whether column v (rows values) varies: constants are the intercept's. */
+static int varies(const double *v, size_t rows)
+{
+    double lo = v[0], hi = v[0];
+    for (size_t j = 1; j < rows; j++) {
+        lo = fmin(lo, v[j]);
+        hi = fmax(hi, v[j]);
+    }
+    return hi - lo > 1e-12 * fmax(fabs(lo), fabs(hi));
+}
+
+/* The library: monomials, factors, bases sorted by cost and evaluated,
+   simplest first, up to PF_MAX_LIB that are finite and vary. */
+static int pf_build(pf_ctx_t *p, const pp_ctx_t *c, const kp_grammar_t *g)
+{
+    int nv = c->nvars, ops[8], nops = 0;
+    for (size_t i = 0; i < sizeof pf_ops / sizeof pf_ops[0]; i++)
+        if (grammar_has_op(g, pf_ops[i]))
+            ops[nops++] = pf_ops[i];
+    if (nops == 0 || nv > PF_MAX_VARS)
+        return 0;
+    int cap_m = nv + nv * (nv + 1) / 2;
+    p->m = calloc((size_t)cap_m, (size_t)nv);
+    if (p->m == NULL)
+        return -1;
+    for (int i = 0; i < nv; i++)
+        p->m[(size_t)p->nm++ * nv + i] = 2;
+    for (int i = 0; i < nv; i++)
+        for (int k = i; k < nv; k++) {
+            int8_t *h = p->m + (size_t)p->nm++ * nv;
+            h[i] += 2;
+            h[k] += 2;
+        }
+    /* Sums of two monomials as arguments only for few inputs (sin(x + x^2),
+       cos(x - y)): their number grows as the fourth power. */
+    int sums = nv <= 3;
+    int cap_f = (p->nm + (sums ? p->nm * (p->nm - 1) : 0)) * (nops + 1);
+    p->f = malloc(sizeof *p->f * (size_t)cap_f);
+    if (p->f == NULL)
+        return -1;
+    for (int o = -1; o < nops; o++)
+        for (int a = 0; a < p->nm; a++)
+            for (int b = -1; b < (sums && o >= 0 ? p->nm : 0); b++)
+                for (int s = 1; s >= (b >= 0 ? -1 : 1); s -= 2) {
+                    if (b >= 0 && b <= a)
+                        continue;
+                    pf_factor_t *f = &p->f[p->nf++];
+                    f->op = o < 0 ? -1 : ops[o];
+                    f->a = a;
+                    f->b = b;
+                    f->s = s;
+                    f->cost =
+                        (o >= 0 ? 2 : 0) + mono_deg(p->m + (size_t)a * nv, nv) +
+                        (b >= 0 ? 1 + mono_deg(p->m + (size_t)b * nv, nv) : 0);
+                }
+    /* Bases: each function alone, each monomial alone, and products of a
+       function with a function or a monomial. */
+    p->b = malloc(sizeof *p->b * PF_MAX_GEN);
+    if (p->b == NULL)
+        return -1;
+    for (int i = 0; i < p->nf && p->nb < PF_MAX_GEN; i++) {
+        p->b[p->nb++] = (pf_basis_t){i, -1, p->f[i].cost};
+        if (p->f[i].op < 0)
+            continue;
+        for (int k = 0; k < p->nf && p->nb < PF_MAX_GEN; k++) {
+            /* f*g once; exp(u) exp(v) is exp(u + v), tan u tan v rare */
+            if ((p->f[k].op >= 0 && k <= i) ||
+                (p->f[k].op == KP_OP_EXP && p->f[i].op == KP_OP_EXP))
+                continue;
+            p->b[p->nb++] = (pf_basis_t){i, k, p->f[i].cost + p->f[k].cost};
+        }
+    }
+    qsort(p->b, (size_t)p->nb, sizeof *p->b, cmp_basis_cost);
+    double *fv = malloc(sizeof(double) * c->rows * (size_t)p->nf);
+    unsigned char *fok = malloc((size_t)p->nf);
+    int nkeep = p->nb < PF_MAX_LIB ? p->nb : PF_MAX_LIB;
+    p->col = malloc(sizeof(double) * c->rows * (size_t)nkeep);
+    if (fv == NULL || fok == NULL || p->col == NULL) {
+        free(fv);
+        free(fok);
+        return -1;
+    }
+    for (int i = 0; i < p->nf; i++)
+        fok[i] = (unsigned char)pf_factor_eval(fv + c->rows * (size_t)i, p,
+                                               &p->f[i], c);
+    int m = 0;
+    for (int i = 0; i < p->nb && m < nkeep; i++) {
+        const pf_basis_t *b = &p->b[i];
+        if (!fok[b->f1] || (b->f2 >= 0 && !fok[b->f2]))
+            continue;
+        double *v = p->col + c->rows * (size_t)m;
+        const double *u = fv + c->rows * (size_t)b->f1;
+        const double *w = b->f2 >= 0 ? fv + c->rows * (size_t)b->f2 : NULL;
+        int ok = 1;
+        for (size_t j = 0; j < c->rows && ok; j++) {
+            v[j] = w ? u[j] * w[j] : u[j];
+            ok = isfinite(v[j]);
+        }
+        if (ok && varies(v, c->rows))
+            p->b[m++] = *b;
+    }
+    p->nb = m;
+    free(fv);
+    free(fok);
+    return 0;
+}
+
+/* Exact refit of the subset sel[0..k-1] with and without a constant term;
+   the better by the criterion goes into *out. work: (k + 1) * rows. */
+static void pf_refit(pf_cand_t *out, const pf_ctx_t *p, const int *sel, int k,
+                     const pp_ctx_t *c, const double *ones, double *work)
+{
+    const double *cols[PP_MAX_TERMS];
+    out->crit = INFINITY;
+    for (int icpt = 1; icpt >= 0; icpt--) {
+        int n = 0;
+        double coef[PP_MAX_TERMS];
+        if (icpt)
+            cols[n++] = ones;
+        for (int a = 0; a < k; a++)
+            cols[n++] = p->col + c->rows * (size_t)sel[a];
+        double rel = ls_solve(coef, cols, n, c->y, c->rows, work);
+        if (!isfinite(rel))
+            continue;
+        double crit = (double)c->rows * log(rel * rel + 1e-24) +
+                      (double)n * log((double)c->rows) * 2;
+        int fin = 1;
+        for (int a = 0; a < n; a++)
+            fin &= isfinite(coef[a]);
+        /* A loose fit is no place to start from that the monomial
+           proposals and the search do not give already. */
+        if (!fin || rel > 0.05 || !(crit < out->crit))
+            continue;
+        out->k = k;
+        out->icpt = icpt;
+        memcpy(out->sel, sel, sizeof(int) * (size_t)k);
+        memcpy(out->coef, coef, sizeof(double) * (size_t)n);
+        out->crit = crit;
+    }
+}
+
+/* Keeps the PF_TOP smallest residuals seen: (rss, subset) pairs, sorted. */
+typedef struct {
+    int n, k;
+    double rss[PF_TOP];
+    int sel[PF_TOP][3];
+} pf_top_t;
+
+static void top_add(pf_top_t *t, double rss, const int *sel)
+{
+    if (!(rss >= 0) && !(rss < 0))
+        return; /* NaN */
+    if (t->n == PF_TOP && !(rss < t->rss[PF_TOP - 1]))
+        return;
+    int i = t->n < PF_TOP ? t->n++ : PF_TOP - 1;
+    for (; i > 0 && rss < t->rss[i - 1]; i--) {
+        t->rss[i] = t->rss[i - 1];
+        memcpy(t->sel[i], t->sel[i - 1], sizeof t->sel[i]);
+    }
+    t->rss[i] = rss;
+    memcpy(t->sel[i], sel, sizeof(int) * (size_t)t->k);
+}
+
+/* Solves the k x k system G z = b (k <= 3) by Gaussian elimination with
+   partial pivoting; returns 0 when it is (numerically) singular. */
+static int small_solve(double G[3][3], double *bv, double *z, int k)
+{
+    double A[3][4];
+    for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++)
+            A[i][j] = G[i][j];
+        A[i][k] = bv[i];
+    }
+    for (int col = 0; col < k; col++) {
+        int piv = col;
+        for (int r = col + 1; r < k; r++)
+            if (fabs(A[r][col]) > fabs(A[piv][col]))
+                piv = r;
+        if (!(fabs(A[piv][col]) > 1e-13 * fabs(G[col][col])))
+            return 0;
+        for (int j = 0; j <= k; j++) {
+            double t = A[col][j];
+            A[col][j] = A[piv][j];
+            A[piv][j] = t;
+        }
+        for (int r = col + 1; r < k; r++) {
+            double f = A[r][col] / A[col][col];
+            for (int j = col; j <= k; j++)
+                A[r][j] -= f * A[col][j];
+        }
+    }
+    for (int i = k - 1; i >= 0; i--) {
+        double s = A[i][k];
+        for (int j = i + 1; j < k; j++)
+            s -= A[i][j] * z[j];
+        z[i] = s / A[i][i];
+    }
+    return 1;
+}
+
+/* Exhaustive subsets of 1, 2 (and 3 when the library is small) bases with
+   a constant term, ranked on the centred Gram matrix; the best of each size
+   are refitted exactly. Then forward selection and backward elimination
+   over the whole library for larger models. Candidates sorted by crit. */
+static int pf_select(pf_ctx_t *p, const pp_ctx_t *c, int kmax, int nth)
+{
+    int L = p->nb;
+    size_t R = c->rows;
+    if (L == 0)
+        return 0;
+    double *G = malloc(sizeof(double) * (size_t)L * (size_t)L);
+    double *xc = malloc(sizeof(double) * (size_t)L * R);
+    double *bv = malloc(sizeof(double) * (size_t)L);
+    double *ones = malloc(sizeof(double) * R);
+    size_t nwork = R * (size_t)(L + 2 * kmax + 4) +
+                   2 * (size_t)(L + 1) * (size_t)(L + 1) + 4 * (size_t)(L + 1);
+    double *work = malloc(sizeof(double) * nwork);
+    int triples = L <= 300;
+    int maxc = 3 * PF_TOP + 2 * kmax;
+    p->cand = calloc((size_t)maxc, sizeof *p->cand);
+    if (!G || !xc || !bv || !ones || !work || !p->cand) {
+        free(G), free(xc), free(bv), free(ones), free(work);
+        return -1;
+    }
+    double ym = 0, yy = 0;
+    for (size_t j = 0; j < R; j++)
+        ym += c->y[j];
+    ym /= (double)R;
+    for (size_t j = 0; j < R; j++) {
+        ones[j] = 1.0;
+        yy += (c->y[j] - ym) * (c->y[j] - ym);
+    }
+    for (int i = 0; i < L; i++) {
+        const double *v = p->col + R * (size_t)i;
+        double mu = 0, d = 0;
+        for (size_t j = 0; j < R; j++)
+            mu += v[j];
+        mu /= (double)R;
+        for (size_t j = 0; j < R; j++) {
+            xc[R * (size_t)i + j] = v[j] - mu;
+            d += (v[j] - mu) * (c->y[j] - ym);
+        }
+        bv[i] = d;
+    }
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nth)
+    for (int i = 0; i < L; i++)
+        for (int k = i; k < L; k++) {
+            double d = 0;
+            const double *u = xc + R * (size_t)i, *w = xc + R * (size_t)k;
+            for (size_t j = 0; j < R; j++)
+                d += u[j] * w[j];
+            G[(size_t)i * L + k] = G[(size_t)k * L + i] = d;
+        }
+    pf_top_t top[3] = {
+        {0, 1, {0}, {{0}}}, {0, 2, {0}, {{0}}}, {0, 3, {0}, {{0}}}};
+    for (int i = 0; i < L; i++) {
+        double gi = G[(size_t)i * L + i];
+        int s[3] = {i};
+        if (gi > 0)
+            top_add(&top[0], yy - bv[i] * bv[i] / gi, s);
+        for (int k = i + 1; k < L; k++) {
+            double M[3][3], z[3], b2[3] = {bv[i], bv[k]};
+            M[0][0] = gi;
+            M[0][1] = M[1][0] = G[(size_t)i * L + k];
+            M[1][1] = G[(size_t)k * L + k];
+            if (small_solve(M, b2, z, 2)) {
+                s[1] = k;
+                top_add(&top[1], yy - z[0] * b2[0] - z[1] * b2[1], s);
+            }
+            if (!triples)
+                continue;
+            for (int l = k + 1; l < L; l++) {
+                double b3[3] = {bv[i], bv[k], bv[l]};
+                M[0][0] = gi;
+                M[0][1] = M[1][0] = G[(size_t)i * L + k];
+                M[1][1] = G[(size_t)k * L + k];
+                M[0][2] = M[2][0] = G[(size_t)i * L + l];
+                M[1][2] = M[2][1] = G[(size_t)k * L + l];
+                M[2][2] = G[(size_t)l * L + l];
+                if (small_solve(M, b3, z, 3)) {
+                    s[1] = k;
+                    s[2] = l;
+                    top_add(&top[2],
+                            yy - z[0] * b3[0] - z[1] * b3[1] - z[2] * b3[2], s);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < top[t].n; i++) {
+            pf_cand_t *cd = &p->cand[p->ncand];
+            pf_refit(cd, p, top[t].sel[i], top[t].k, c, ones, work);
+            if (isfinite(cd->crit))
+                p->ncand++;
+        }
+    /* Forward selection over [1, bases], then backward elimination. */
+    const double **cp = malloc(sizeof(double *) * (size_t)(L + 1));
+    pp_cand_t *fw = calloc((size_t)kmax, sizeof *fw);
+    if (cp != NULL && fw != NULL) {
+        cp[0] = ones;
+        for (int i = 0; i < L; i++)
+            cp[i + 1] = p->col + R * (size_t)i;
+        ols_job(fw, kmax, cp, L + 1, NULL, c->y, R, work);
+        if ((size_t)(L + 1) * 2 <= R)
+            ols_prune(fw, kmax, cp, L + 1, NULL, c->y, R, work);
+        ols_backward(fw, kmax, cp, c->y, R, work);
+        for (int k = 0; k < kmax && p->ncand < maxc; k++) {
+            if (!fw[k].valid)
+                continue;
+            int sel[PP_MAX_TERMS], n = 0;
+            for (int a = 0; a < fw[k].k; a++)
+                if (fw[k].sel[a] > 0)
+                    sel[n++] = fw[k].sel[a] - 1;
+            pf_cand_t *cd = &p->cand[p->ncand];
+            if (n == 0)
+                continue;
+            pf_refit(cd, p, sel, n, c, ones, work);
+            if (isfinite(cd->crit))
+                p->ncand++;
+        }
+    }
+    free(cp);
+    free(fw);
+    free(G), free(xc), free(bv), free(ones), free(work);
+    /* Sorted by crit, stably (insertion sort: few candidates). */
+    for (int i = 1; i < p->ncand; i++) {
+        pf_cand_t t = p->cand[i];
+        int j = i;
+        for (; j > 0 && p->cand[j - 1].crit > t.crit; j--)
+            p->cand[j] = p->cand[j - 1];
+        p->cand[j] = t;
+    }
+    return 0;
+}
+
+/* c * base (base NULL: c alone); *neg tells whether the term is to be
+   subtracted (exact coefficients keep their sign apart). */
+static int ex_scaled(kp_expr_t *out, int *neg, const pp_coef_t *c,
+                     const kp_expr_t *base)
+{
+    kp_expr_t k, num;
+    *neg = 0;
+    if (!c->exact) {
+        ex_leaf_const(&k, c->value);
+        return base ? ex_cat(out, KP_OP_MUL, &k, base) : (*out = k, 0);
+    }
+    *neg = c->neg;
+    if (c->p != 1 || base == NULL) {
+        ex_leaf_rational(&k, c->p, 1);
+        if (base ? ex_cat(&num, KP_OP_MUL, &k, base) : (num = k, 0))
+            return -1;
+    } else {
+        num = *base;
+    }
+    if (c->q == 1) {
+        *out = num;
+        return 0;
+    }
+    ex_leaf_rational(&k, c->q, 1);
+    return ex_cat(out, KP_OP_DIV, &num, &k);
+}
+
+static int pf_factor_expr(kp_expr_t *out, const pf_ctx_t *p, int fi, int nv,
+                          int use_pow)
+{
+    const pf_factor_t *f = &p->f[fi];
+    int neg;
+    if (ex_term(out, &neg, NULL, p->m + (size_t)f->a * nv, nv, use_pow))
+        return -1;
+    if (f->b >= 0) {
+        kp_expr_t t;
+        if (ex_term(&t, &neg, NULL, p->m + (size_t)f->b * nv, nv, use_pow) ||
+            ex_cat(out, f->s > 0 ? KP_OP_ADD : KP_OP_SUB, out, &t))
+            return -1;
+    }
+    return f->op >= 0 ? ex_cat(out, f->op, out, NULL) : 0;
+}
+
+/* The expression of function-basis candidate cd. */
+static int pf_model(kp_expr_t *out, const pf_cand_t *cd, const pf_ctx_t *p,
+                    int nv, int use_pow, int snap)
+{
+    kp_expr_t t[PP_MAX_TERMS + 1];
+    int neg[PP_MAX_TERMS + 1], n = 0;
+    if (cd->icpt) {
+        pp_coef_t k = coef_make(cd->coef[0], snap);
+        /* a constant term that snapping finds negligible is left out */
+        if (snap && !k.exact && fabs(cd->coef[0]) >= 1e-11)
+            return -1;
+        if (!(snap && fabs(cd->coef[0]) < 1e-11)) {
+            if (ex_scaled(&t[n], &neg[n], &k, NULL))
+                return -1;
+            n++;
+        }
+    }
+    for (int a = 0; a < cd->k; a++) {
+        const pf_basis_t *b = &p->b[cd->sel[a]];
+        kp_expr_t base, f2;
+        if (pf_factor_expr(&base, p, b->f1, nv, use_pow))
+            return -1;
+        if (b->f2 >= 0 && (pf_factor_expr(&f2, p, b->f2, nv, use_pow) ||
+                           ex_cat(&base, KP_OP_MUL, &base, &f2)))
+            return -1;
+        pp_coef_t k = coef_make(cd->coef[a + cd->icpt], snap);
+        if (snap && !k.exact)
+            return -1; /* the free version follows */
+        if (ex_scaled(&t[n], &neg[n], &k, &base))
+            return -1;
+        n++;
+    }
+    if (n == 0)
+        return -1;
+    if (ex_signed_sum(out, t, neg, n) == 0)
+        return 0;
+    /* every term subtracted: -(sum) as (-1) * sum */
+    for (int a = 0; a < n; a++)
+        neg[a] = 0;
+    kp_expr_t s, m1;
+    if (ex_signed_sum(&s, t, neg, n))
+        return -1;
+    ex_leaf_rational(&m1, -1, 1);
+    return ex_cat(out, KP_OP_MUL, &m1, &s);
+}
+
 /* ---- driver
  * ------------------------------------------------------------------- */
 
@@ -1424,7 +1978,9 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
         return KP_OK;
 
     pp_ctx_t c;
+    pf_ctx_t pf;
     memset(&c, 0, sizeof c);
+    memset(&pf, 0, sizeof pf);
     c.nvars = nvars;
     c.rows = nrows < (size_t)prm->max_rows ? nrows : (size_t)prm->max_rows;
     int rc = KP_ENOMEM, njobs = 0, K = prm->max_terms;
@@ -1598,8 +2154,24 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
         if (cand[i].valid)
             order[ncand++] = &cand[i];
     qsort(order, (size_t)ncand, sizeof *order, cmp_cand);
-    for (int i = 0; i < ncand && *nout < cap; i++) {
-        const pp_cand_t *cd = order[i];
+    if (pf_build(&pf, &c, g) || pf_select(&pf, &c, K < 8 ? K : 8, nth))
+        goto done;
+    /* The two kinds of candidates merged by the criterion. */
+    for (int i = 0, ipf = 0; (i < ncand || ipf < pf.ncand) && *nout < cap;) {
+        if (ipf < pf.ncand &&
+            (i >= ncand || pf.cand[ipf].crit < order[i]->crit)) {
+            for (int snap = 1; snap >= 0; snap--) {
+                kp_expr_t e;
+                if (pf_model(&e, &pf.cand[ipf], &pf, nvars, 1, snap) == 0 &&
+                    emit(out, cap, nout, hashes, g, &e))
+                    continue;
+                if (pf_model(&e, &pf.cand[ipf], &pf, nvars, 0, snap) == 0)
+                    emit(out, cap, nout, hashes, g, &e);
+            }
+            ipf++;
+            continue;
+        }
+        const pp_cand_t *cd = order[i++];
         int ti = cd->base * T_COUNT + cd->tr;
         /* Exact small coefficients first (short, and exact as they
            stand when the data are), then free ones for the optimiser;
@@ -1615,6 +2187,7 @@ int kp_propose(kp_expr_t *out, int cap, int *nout, const kp_grammar_t *g,
     }
     rc = KP_OK;
 done:
+    pf_clear(&pf);
     free(c.x);
     free(c.y);
     for (int l = 0; l < 3; l++) {

@@ -13,6 +13,11 @@
    log|x_i| (exponents rounded), which split off the product part of laws
    such as G m1 m2 f(r1, r2). Greedy selection is followed by backward
    elimination, and small libraries are pruned from the full fit.
+   Besides, for up to 8 inputs, it fits y = c0 + sum c_k B_k over FFX-style
+   bases: the grammar's sin, cos, tan, exp and log of monomials of degree 1
+   and 2 (and of sums and differences of two, for up to 3 inputs), alone,
+   times a monomial, or times each other; models of up to three bases are
+   searched exhaustively when the library is small, larger ones greedily.
 
    Each model becomes an expression with its coefficients as free constants
    (their fitted values), in canonical form and valid in the grammar (a

@@ -220,6 +220,56 @@ Test(propose, grammar_without_constants_gets_only_valid_proposals,
     cr_assert_geq(exact_index(n), 0, "a^3 + a b not proposed with koza");
 }
 
+/* Sums and products of functions of low-degree arguments (FFX bases):
+   sin(a^2) cos(a) - 1 and sin(a) + sin(b^2) are Nguyen-5 and -9, whose
+   terms look alike (sin(a^2) cos(a) against a^2), so greedy selection
+   alone picks the wrong first term. */
+Test(propose, functions_of_monomials, .fini = teardown)
+{
+    load("koza", 2);
+    inputs(2, -1, 1);
+    for (int i = 0; i < N; i++)
+        ys[i] = sin(xs[0][i] * xs[0][i]) * cos(xs[0][i]) - 1;
+    int n = propose(2, 0);
+    all_valid_and_distinct(n);
+    cr_assert_geq(exact_index(n), 0, "sin(a^2) cos(a) - 1 not proposed");
+    for (int i = 0; i < N; i++)
+        ys[i] = sin(xs[0][i]) + sin(xs[1][i] * xs[1][i]);
+    n = propose(2, 0);
+    all_valid_and_distinct(n);
+    cr_assert_geq(exact_index(n), 0, "sin(a) + sin(b^2) not proposed");
+}
+
+Test(propose, function_times_monomial_and_difference_arguments,
+     .fini = teardown)
+{
+    load("physics", 3);
+    inputs(3, 0.5, 2);
+    for (int i = 0; i < N; i++) /* q (E + B v sin(theta)) with q = 1 */
+        ys[i] = xs[0][i] + xs[1][i] * sin(xs[2][i]) / 2;
+    int n = propose(3, 0);
+    all_valid_and_distinct(n);
+    cr_assert_geq(exact_index(n), 0, "a + b sin(c)/2 not proposed");
+    for (int i = 0; i < N; i++)
+        ys[i] = 3 * cos(xs[0][i] - xs[1][i]);
+    n = propose(3, 0);
+    all_valid_and_distinct(n);
+    cr_assert_geq(exact_index(n), 0, "3 cos(a - b) not proposed");
+}
+
+/* A function outside the grammar's set is not matched by accident: no
+   proposal reproduces atan(3a) on the data. */
+Test(propose, no_exact_proposal_for_a_law_outside_the_bases, .fini = teardown)
+{
+    load("koza", 1);
+    inputs(1, -1, 1);
+    for (int i = 0; i < N; i++)
+        ys[i] = atan(3 * xs[0][i]);
+    int n = propose(1, 0);
+    all_valid_and_distinct(n);
+    cr_assert_eq(exact_index(n), -1);
+}
+
 Test(propose, nothing_to_propose_and_bad_arguments, .fini = teardown)
 {
     load("physics", 1);
