@@ -1210,9 +1210,13 @@ static int pf_build(pf_ctx_t *p, const pp_ctx_t *c, const kp_grammar_t *g)
         if (p->f[i].op < 0)
             continue;
         for (int k = 0; k < p->nf && p->nb < PF_MAX_GEN; k++) {
-            /* f*g once; exp(u) exp(v) is exp(u + v), tan u tan v rare */
+            /* f*g once; exp(u) exp(v) is exp(u + v); no two sums, as
+               cos(x - y) sin(x + z), which are rare and would be most of
+               the products (the enumeration cap then cut products of the
+               later, simpler factors such as log(x) y) */
             if ((p->f[k].op >= 0 && k <= i) ||
-                (p->f[k].op == KP_OP_EXP && p->f[i].op == KP_OP_EXP))
+                (p->f[k].op == KP_OP_EXP && p->f[i].op == KP_OP_EXP) ||
+                (p->f[k].b >= 0 && p->f[i].b >= 0))
                 continue;
             p->b[p->nb++] = (pf_basis_t){i, k, p->f[i].cost + p->f[k].cost};
         }

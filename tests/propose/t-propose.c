@@ -257,6 +257,19 @@ Test(propose, function_times_monomial_and_difference_arguments,
     cr_assert_geq(exact_index(n), 0, "3 cos(a - b) not proposed");
 }
 
+/* Three inputs: the library with x +- y arguments is large, and products
+   of the factors listed last (log) must still be in it. */
+Test(propose, late_factors_with_three_inputs, .fini = teardown)
+{
+    load("physics", 3);
+    inputs(3, 0.5, 2);
+    for (int i = 0; i < N; i++)
+        ys[i] = xs[1][i] * log(xs[0][i]) + 2 * xs[2][i];
+    int n = propose(3, 0);
+    all_valid_and_distinct(n);
+    cr_assert_geq(exact_index(n), 0, "b log(a) + 2c not proposed");
+}
+
 /* A function outside the grammar's set is not matched by accident: no
    proposal reproduces atan(3a) on the data. */
 Test(propose, no_exact_proposal_for_a_law_outside_the_bases, .fini = teardown)
