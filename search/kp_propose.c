@@ -1214,7 +1214,7 @@ static int pf_build(pf_ctx_t *p, const pp_ctx_t *c, const kp_grammar_t *g)
                cos(x - y) sin(x + z), which are rare and would be most of
                the products (the enumeration cap then cut products of the
                later, simpler factors such as log(x) y) */
-            if ((p->f[k].op >= 0 && k <= i) ||
+            if ((k <= i && p->f[k].op >= 0) ||
                 (p->f[k].op == KP_OP_EXP && p->f[i].op == KP_OP_EXP) ||
                 (p->f[k].b >= 0 && p->f[i].b >= 0))
                 continue;
@@ -1299,8 +1299,8 @@ typedef struct {
 
 static void top_add(pf_top_t *t, double rss, const int *sel)
 {
-    if (!(rss >= 0) && !(rss < 0))
-        return; /* NaN */
+    if (isnan(rss))
+        return;
     if (t->n == PF_TOP && !(rss < t->rss[PF_TOP - 1]))
         return;
     int i = t->n < PF_TOP ? t->n++ : PF_TOP - 1;
@@ -1314,7 +1314,7 @@ static void top_add(pf_top_t *t, double rss, const int *sel)
 
 /* Solves the k x k system G z = b (k <= 3) by Gaussian elimination with
    partial pivoting; returns 0 when it is (numerically) singular. */
-static int small_solve(double G[3][3], double *bv, double *z, int k)
+static int small_solve(const double G[3][3], const double *bv, double *z, int k)
 {
     double A[3][4];
     for (int i = 0; i < k; i++) {
