@@ -404,6 +404,15 @@ static double ls_solve(double *coef, const double *const *cols, int k,
     return tn > 0 ? sqrt(res / tn) : INFINITY;
 }
 
+/* Bayesian information criterion of a fit with n terms on the relative
+   residual, floored so that fits exact to rounding tie and the simpler one
+   wins. */
+static double fit_crit(size_t rows, double rel, int n)
+{
+    return (double)rows * log(rel * rel + 1e-24) +
+           (double)n * log((double)rows) * 2;
+}
+
 /* One job: greedy selection of up to kmax of the ncols columns (cols[i],
    skipping excluded ones) for target t; out[k - 1] gets the model with k
    terms. work holds rows * (ncols + 2 * kmax + 1) doubles. */
@@ -483,10 +492,7 @@ static void ols_job(pp_cand_t *out, int kmax, const double *const *cols,
             break;
         c->k = k + 1;
         memcpy(c->sel, sel, sizeof(int) * (size_t)(k + 1));
-        /* Bayesian information criterion on the relative residual, floored
-           so that fits exact to rounding tie and the simpler one wins. */
-        c->crit = (double)rows * log(rel * rel + 1e-24) +
-                  (double)(k + 1) * log((double)rows) * 2;
+        c->crit = fit_crit(rows, rel, k + 1);
         for (int a = 0; a <= k; a++)
             if (!isfinite(c->coef[a]))
                 c->crit = INFINITY;
@@ -1273,8 +1279,7 @@ static void pf_refit(pf_cand_t *out, const pf_ctx_t *p, const int *sel, int k,
         double rel = ls_solve(coef, cols, n, c->y, c->rows, work);
         if (!isfinite(rel))
             continue;
-        double crit = (double)c->rows * log(rel * rel + 1e-24) +
-                      (double)n * log((double)c->rows) * 2;
+        double crit = fit_crit(c->rows, rel, n);
         int fin = 1;
         for (int a = 0; a < n; a++)
             fin &= isfinite(coef[a]);
@@ -1422,9 +1427,6 @@ static int pf_select(pf_ctx_t *p, const pp_ctx_t *c, int kmax, int nth)
                 continue;
             for (int l = k + 1; l < L; l++) {
                 double b3[3] = {bv[i], bv[k], bv[l]};
-                M[0][0] = gi;
-                M[0][1] = M[1][0] = G[(size_t)i * L + k];
-                M[1][1] = G[(size_t)k * L + k];
                 M[0][2] = M[2][0] = G[(size_t)i * L + l];
                 M[1][2] = M[2][1] = G[(size_t)k * L + l];
                 M[2][2] = G[(size_t)l * L + l];
@@ -1533,16 +1535,12 @@ static int pf_model(kp_expr_t *out, const pf_cand_t *cd, const pf_ctx_t *p,
 {
     kp_expr_t t[PP_MAX_TERMS + 1];
     int neg[PP_MAX_TERMS + 1], n = 0;
-    if (cd->icpt) {
+    /* a constant term that snapping finds negligible is left out */
+    if (cd->icpt && !(snap && fabs(cd->coef[0]) < 1e-11)) {
         pp_coef_t k = coef_make(cd->coef[0], snap);
-        /* a constant term that snapping finds negligible is left out */
-        if (snap && !k.exact && fabs(cd->coef[0]) >= 1e-11)
+        if ((snap && !k.exact) || ex_scaled(&t[n], &neg[n], &k, NULL))
             return -1;
-        if (!(snap && fabs(cd->coef[0]) < 1e-11)) {
-            if (ex_scaled(&t[n], &neg[n], &k, NULL))
-                return -1;
-            n++;
-        }
+        n++;
     }
     for (int a = 0; a < cd->k; a++) {
         const pf_basis_t *b = &p->b[cd->sel[a]];
@@ -1904,8 +1902,7 @@ static void ols_prune(pp_cand_t *out, int kmax, const double *const *cols,
                 res += (t[j] - f) * (t[j] - f);
             }
             double rel = sqrt(res / tn);
-            double crit = (double)rows * log(rel * rel + 1e-24) +
-                          (double)k * log((double)rows) * 2;
+            double crit = fit_crit(rows, rel, k);
             pp_cand_t *c = &out[k - 1];
             if (isfinite(crit) && (!c->valid || crit < c->crit)) {
                 c->k = k;
